@@ -1,0 +1,66 @@
+//! The command line: clap definitions (one file per command) and the glue that resolves
+//! settings, calls the core and renders its result. Only this module prints.
+
+mod output;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use output::{Error, Printer};
+
+#[derive(Debug, Parser)]
+#[command(name = "oai-lb", version, about = "Smart load balancer for Azure OpenAI: APIM policy and local proxy", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// The config file.
+    #[arg(long, global = true, env = "OAI_LB_CONFIG", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Output format; json is stable, for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, env = "OAI_LB_OUTPUT")]
+    pub output: OutputFormat,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded load balancer: a local reverse proxy in front of the backends.
+    Serve(serve::Args),
+}
+
+/// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let printer = Printer::new(&cli.global);
+    printer.init_logging();
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args, &printer),
+    }
+}
+
+/// A multi-threaded tokio runtime for commands that do network work.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))
+}

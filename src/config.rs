@@ -1,0 +1,608 @@
+//! `oai-lb.toml`: the model every command reads, its validation, and the one-line errors
+//! that name the file, the key and the fix.
+//!
+//! Secrets never live in the file: it names environment variables, and the values are read
+//! by [`Config::resolve_env`] callers at the point of use.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The default file name, looked up in the working directory.
+pub const DEFAULT_PATH: &str = "oai-lb.toml";
+
+/// The most backends one balancer holds: a request's tried set is a `u64` bitmask.
+pub const MAX_BACKENDS: usize = 64;
+
+/// A configuration problem: which file, which key, what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.problem)?;
+        if !self.fix.is_empty() {
+            write!(f, " (fix: {})", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    fn new(file: &Path, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError { file: file.to_path_buf(), key: key.into(), problem: problem.into(), fix: fix.into() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apim: Option<ApimSection>,
+    #[serde(default)]
+    pub balancer: BalancerSection,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<BackendConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai: Vec<OpenAiAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSection {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub location: String,
+    /// Entra tenant, needed only for client JWT validation in the APIM policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApimSection {
+    pub name: String,
+    #[serde(default = "default_apim_sku")]
+    pub sku: String,
+    pub publisher_email: String,
+    pub publisher_name: String,
+    #[serde(default = "default_api_path")]
+    pub api_path: String,
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+fn default_apim_sku() -> String {
+    "Developer".into()
+}
+fn default_api_path() -> String {
+    "openai".into()
+}
+
+/// The APIM SKUs `deploy` accepts.
+pub const APIM_SKUS: &[&str] = &["Developer", "Basic", "Standard", "Premium", "BasicV2", "StandardV2", "Consumption"];
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// The smart load-balancing policy (our algorithm, in APIM policy XML).
+    #[default]
+    Policy,
+    /// APIM's native `Pool` backend with circuit breakers.
+    Pool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalancerSection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub all_throttled: AllThrottled,
+    #[serde(default = "default_cooldown_secs")]
+    pub default_cooldown_secs: f64,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_keys_env: Option<String>,
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: f64,
+    /// How long to wait for a backend's response head. Non-streamed completions send their
+    /// head only when the whole answer is ready, so this is generous.
+    #[serde(default = "default_response_timeout_secs")]
+    pub response_timeout_secs: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<SharedStateSection>,
+    #[serde(default)]
+    pub proactive: ProactiveSection,
+}
+
+impl Default for BalancerSection {
+    fn default() -> Self {
+        BalancerSection {
+            listen: default_listen(),
+            all_throttled: AllThrottled::default(),
+            default_cooldown_secs: default_cooldown_secs(),
+            max_body_bytes: default_max_body_bytes(),
+            client_keys_env: None,
+            connect_timeout_secs: default_connect_timeout_secs(),
+            response_timeout_secs: default_response_timeout_secs(),
+            shared_state: None,
+            proactive: ProactiveSection::default(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_cooldown_secs() -> f64 {
+    10.0
+}
+fn default_max_body_bytes() -> usize {
+    10 * 1024 * 1024
+}
+fn default_connect_timeout_secs() -> f64 {
+    5.0
+}
+fn default_response_timeout_secs() -> f64 {
+    300.0
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllThrottled {
+    /// Answer 429 at once with the soonest Retry-After.
+    #[default]
+    Reject,
+    /// Send to the first backend of the best priority (the original sample's behaviour).
+    Primary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedStateSection {
+    pub url: String,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+}
+
+fn default_key_prefix() -> String {
+    "oai-lb".into()
+}
+
+/// Proactive routing: leave a backend that says it is nearly out before it answers 429.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProactiveSection {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Cool a backend when `x-ratelimit-remaining-requests` is at or below this.
+    #[serde(default)]
+    pub remaining_requests_floor: u64,
+    /// Cooldown used when the backend sends no reset header.
+    #[serde(default = "default_proactive_cooldown_secs")]
+    pub default_cooldown_secs: f64,
+}
+
+impl Default for ProactiveSection {
+    fn default() -> Self {
+        ProactiveSection {
+            enabled: true,
+            remaining_requests_floor: 0,
+            default_cooldown_secs: default_proactive_cooldown_secs(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_proactive_cooldown_secs() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "one")]
+    pub priority: u32,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub auth: BackendAuth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Deployments this backend serves; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendAuth {
+    /// `api-key` header from the environment variable `api_key_env`.
+    ApiKey,
+    /// Entra ID bearer token for `https://cognitiveservices.azure.com/.default`.
+    Entra,
+    /// Pass the client's own credentials through.
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiAccount {
+    pub name: String,
+    pub location: String,
+    #[serde(default)]
+    pub deployments: Vec<ModelDeployment>,
+    #[serde(default = "one")]
+    pub priority: u32,
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDeployment {
+    pub name: String,
+    pub model: String,
+    pub version: String,
+    #[serde(default = "default_deployment_sku")]
+    pub sku: String,
+    #[serde(default = "default_capacity")]
+    pub capacity: u32,
+}
+
+fn default_deployment_sku() -> String {
+    "GlobalStandard".into()
+}
+fn default_capacity() -> u32 {
+    10
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let fix = if e.kind() == std::io::ErrorKind::NotFound {
+                "run `oai-lb init` to write one, or pass --config PATH"
+            } else {
+                "check the file's permissions"
+            };
+            ConfigError::new(path, "", format!("cannot read: {e}"), fix)
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` is used in error messages only.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: uniqueness, ranges, URL schemes, and that every named
+    /// environment variable is set.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let b = &self.balancer;
+        if b.listen.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                path,
+                "balancer.listen",
+                format!("`{}` is not an address", b.listen),
+                "write it as IP:PORT, e.g. \"127.0.0.1:8080\"",
+            ));
+        }
+        for (key, v) in [
+            ("balancer.default_cooldown_secs", b.default_cooldown_secs),
+            ("balancer.connect_timeout_secs", b.connect_timeout_secs),
+            ("balancer.response_timeout_secs", b.response_timeout_secs),
+            ("balancer.proactive.default_cooldown_secs", b.proactive.default_cooldown_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v < 86_400.0) {
+                return Err(ConfigError::new(
+                    path,
+                    key,
+                    format!("{v} is out of range"),
+                    "use a number of seconds above 0 and below 86400",
+                ));
+            }
+        }
+        if b.max_body_bytes == 0 {
+            return Err(ConfigError::new(
+                path,
+                "balancer.max_body_bytes",
+                "must be above 0",
+                "e.g. max_body_bytes = 10485760",
+            ));
+        }
+        if let Some(env) = &b.client_keys_env {
+            require_env(path, "balancer.client_keys_env", env)?;
+        }
+        if let Some(shared) = &b.shared_state {
+            if !(shared.url.starts_with("redis://") || shared.url.starts_with("rediss://")) {
+                return Err(ConfigError::new(
+                    path,
+                    "balancer.shared_state.url",
+                    format!("`{}` is not a Redis URL", shared.url),
+                    "write redis://HOST:PORT or rediss://HOST:PORT",
+                ));
+            }
+            if let Some(env) = &shared.password_env {
+                require_env(path, "balancer.shared_state.password_env", env)?;
+            }
+        }
+        if self.backends.len() > MAX_BACKENDS {
+            return Err(ConfigError::new(
+                path,
+                "backends",
+                format!("{} backends; at most {MAX_BACKENDS} are supported", self.backends.len()),
+                "split them over several balancers",
+            ));
+        }
+        let mut names = HashSet::new();
+        for (i, backend) in self.backends.iter().enumerate() {
+            let key = |field: &str| format!("backends[{i}].{field}");
+            validate_name(path, &key("name"), &backend.name)?;
+            if !names.insert(backend.name.as_str()) {
+                return Err(ConfigError::new(
+                    path,
+                    key("name"),
+                    format!("`{}` is used twice", backend.name),
+                    "give every backend a unique name",
+                ));
+            }
+            validate_backend_url(&backend.url).map_err(|problem| {
+                ConfigError::new(path, key("url"), problem, "use https://HOST, or http:// only for 127.0.0.1/localhost")
+            })?;
+            if backend.priority < 1 {
+                return Err(ConfigError::new(
+                    path,
+                    key("priority"),
+                    "must be 1 or more",
+                    "1 is the most preferred; set priority = 1",
+                ));
+            }
+            if backend.weight < 1 {
+                return Err(ConfigError::new(
+                    path,
+                    key("weight"),
+                    "must be 1 or more",
+                    "set weight = 1, or remove the key",
+                ));
+            }
+            match (backend.auth, &backend.api_key_env) {
+                (BackendAuth::ApiKey, None) => {
+                    return Err(ConfigError::new(
+                        path,
+                        key("api_key_env"),
+                        "auth = \"api-key\" needs the name of the variable holding the key",
+                        "add api_key_env = \"MY_KEY_VAR\"",
+                    ));
+                }
+                (BackendAuth::ApiKey, Some(env)) => require_env(path, &key("api_key_env"), env)?,
+                _ => {}
+            }
+        }
+        let mut account_names = HashSet::new();
+        for (i, account) in self.openai.iter().enumerate() {
+            let key = |field: &str| format!("openai[{i}].{field}");
+            validate_name(path, &key("name"), &account.name)?;
+            if !account_names.insert(account.name.as_str()) || names.contains(account.name.as_str()) {
+                return Err(ConfigError::new(
+                    path,
+                    key("name"),
+                    format!("`{}` is used twice", account.name),
+                    "give every account and backend a unique name",
+                ));
+            }
+            if account.priority < 1 || account.weight < 1 {
+                return Err(ConfigError::new(
+                    path,
+                    key("priority"),
+                    "priority and weight must be 1 or more",
+                    "set priority = 1",
+                ));
+            }
+        }
+        if let Some(apim) = &self.apim {
+            if !APIM_SKUS.contains(&apim.sku.as_str()) {
+                return Err(ConfigError::new(
+                    path,
+                    "apim.sku",
+                    format!("`{}` is not an APIM SKU", apim.sku),
+                    format!("use one of {}", APIM_SKUS.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The listen address, already validated.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.balancer.listen.parse().expect("validated in Config::validate")
+    }
+}
+
+/// Backend and account names become header values, metric labels and ARM resource names.
+fn validate_name(path: &Path, key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 80
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            path,
+            key,
+            format!("`{name}` is not a valid name"),
+            "use 1-80 letters, digits, '-', '_' or '.'",
+        ))
+    }
+}
+
+/// A backend URL must be https, or http on a loopback host (simulators, local tests).
+pub fn validate_backend_url(url: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+    let host = uri.host().ok_or_else(|| format!("`{url}` has no host"))?;
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if is_loopback_host(host) => Ok(uri),
+        Some("http") => Err(format!("`{url}` is plain http to a non-loopback host")),
+        _ => Err(format!("`{url}` must start with https://")),
+    }
+}
+
+/// True for `localhost` and loopback IP literals (with or without IPv6 brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn require_env(path: &Path, key: &str, var: &str) -> Result<(), ConfigError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(()),
+        _ => Err(ConfigError::new(
+            path,
+            key,
+            format!("environment variable {var} is not set"),
+            format!("export {var}=..."),
+        )),
+    }
+}
+
+/// Turns a TOML/serde error into one line with the dotted key when serde names one.
+fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+    let message = err.message().trim().replace('\n', " ");
+    let location = err
+        .span()
+        .map(|span| {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}")
+        })
+        .unwrap_or_default();
+    let fix = if message.contains("unknown field") {
+        "remove or correct the key; see the README's config reference"
+    } else if message.contains("missing field") {
+        "add the missing key"
+    } else {
+        "correct the value; see the README's config reference"
+    };
+    ConfigError::new(path, location, message, fix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("oai-lb.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.balancer.listen, "127.0.0.1:8080");
+        assert_eq!(c.balancer.default_cooldown_secs, 10.0);
+        assert_eq!(c.balancer.all_throttled, AllThrottled::Reject);
+        assert!(c.balancer.proactive.enabled);
+    }
+
+    #[test]
+    fn design_example_parses() {
+        // SAFETY: tests in this module set a variable nobody else reads.
+        unsafe { std::env::set_var("OAI_LB_TEST_DESIGN_KEY", "k") };
+        let c = parse(
+            r#"
+[azure]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg-oai-lb"
+location = "eastus"
+[apim]
+name = "apim-oai-lb"
+sku = "Developer"
+publisher_email = "ops@example.com"
+publisher_name = "Contoso"
+[balancer]
+listen = "127.0.0.1:8080"
+all_throttled = "primary"
+[[backends]]
+name = "eastus-ptu"
+url = "https://contoso-eastus.openai.azure.com"
+priority = 1
+auth = "api-key"
+api_key_env = "OAI_LB_TEST_DESIGN_KEY"
+[[openai]]
+name = "contoso-eastus"
+location = "eastus"
+deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20", sku = "GlobalStandard", capacity = 50 }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.backends[0].auth, BackendAuth::ApiKey);
+        assert_eq!(c.balancer.all_throttled, AllThrottled::Primary);
+        assert_eq!(c.openai[0].deployments[0].capacity, 50);
+        assert_eq!(c.apim.unwrap().strategy, Strategy::Policy);
+    }
+
+    #[test]
+    fn errors_name_key_and_fix() {
+        let e = parse("[[backends]]\nname = \"a\"\nurl = \"http://10.0.0.1\"\n").unwrap_err();
+        assert_eq!(e.key, "backends[0].url");
+        assert!(e.to_string().contains("fix:"), "{e}");
+
+        let e = parse("[[backends]]\nname = \"a\"\nurl = \"https://x\"\npriority = 0\n").unwrap_err();
+        assert_eq!(e.key, "backends[0].priority");
+
+        let e = parse("[[backends]]\nname=\"a\"\nurl=\"https://x\"\n[[backends]]\nname=\"a\"\nurl=\"https://y\"\n")
+            .unwrap_err();
+        assert_eq!(e.key, "backends[1].name");
+
+        let e = parse("[balancer]\nlisten = \"nope\"\n").unwrap_err();
+        assert_eq!(e.key, "balancer.listen");
+
+        let e = parse("[balancer]\nlisen = \"x\"\n").unwrap_err();
+        assert!(e.problem.contains("unknown field"), "{e}");
+        assert_eq!(e.key, "line 2");
+
+        let e = parse(
+            "[[backends]]\nname=\"a\"\nurl=\"https://x\"\nauth=\"api-key\"\napi_key_env=\"OAI_LB_SURELY_UNSET_VAR\"\n",
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("OAI_LB_SURELY_UNSET_VAR"), "{e}");
+    }
+
+    #[test]
+    fn loopback_http_is_allowed_only_on_loopback() {
+        assert!(validate_backend_url("http://127.0.0.1:9000").is_ok());
+        assert!(validate_backend_url("http://localhost:9000").is_ok());
+        assert!(validate_backend_url("http://[::1]:9000").is_ok());
+        assert!(validate_backend_url("http://example.com").is_err());
+        assert!(validate_backend_url("ftp://example.com").is_err());
+        assert!(validate_backend_url("https://example.com").is_ok());
+    }
+}

@@ -1,0 +1,236 @@
+//! How long a backend should rest, read from the headers of its answer.
+//!
+//! Sources, in order (the first usable one wins; zero, negative or unparsable values fall
+//! through to the next):
+//! 1. `retry-after-ms`, `x-ms-retry-after-ms` — milliseconds;
+//! 2. `Retry-After` — delta-seconds or an HTTP-date;
+//! 3. `x-ratelimit-reset-requests`, `x-ratelimit-reset-tokens` (and the
+//!    `x-rate-limit-reset-…` spelling) — Azure sends seconds, OpenAI durations like `6m0s`.
+//!
+//! When none is usable the caller applies its configured default.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use http::header::{HeaderName, RETRY_AFTER};
+
+pub const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+pub const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");
+pub const RESET_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+    HeaderName::from_static("x-rate-limit-reset-requests"),
+    HeaderName::from_static("x-rate-limit-reset-tokens"),
+];
+pub const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+pub const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+
+/// The longest cooldown we accept from a header: a day. Anything longer is taken as garbage.
+const MAX_COOLDOWN: Duration = Duration::from_secs(86_400);
+
+/// The cooldown a backend's answer asks for, or `None` when no header gives a usable value.
+/// `now` is the wall clock, needed only for `Retry-After` given as an HTTP-date.
+pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    [RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS]
+        .iter()
+        .find_map(|name| header_str(headers, name).and_then(parse_millis))
+        .or_else(|| header_str(headers, &RETRY_AFTER).and_then(|v| parse_retry_after(v, now)))
+        .or_else(|| reset_from_headers(headers))
+}
+
+/// The first usable `x-ratelimit-reset-*` value.
+pub fn reset_from_headers(headers: &HeaderMap) -> Option<Duration> {
+    RESET_HEADERS.iter().find_map(|name| header_str(headers, name).and_then(parse_reset))
+}
+
+/// Proactive routing: the backend answered, but says it is (nearly) out of quota. Returns
+/// how long to leave it alone: until its reset, else `fallback`.
+pub fn nearly_out(
+    headers: &HeaderMap,
+    requests_floor: u64,
+    tokens_needed: u64,
+    fallback: Duration,
+) -> Option<Duration> {
+    let remaining = |name: &HeaderName| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    let out_of_requests = remaining(&REMAINING_REQUESTS).is_some_and(|r| r <= requests_floor);
+    let out_of_tokens = remaining(&REMAINING_TOKENS).is_some_and(|r| r < tokens_needed);
+    (out_of_requests || out_of_tokens).then(|| reset_from_headers(headers).unwrap_or(fallback))
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn positive(d: Duration) -> Option<Duration> {
+    (d > Duration::ZERO && d <= MAX_COOLDOWN).then_some(d)
+}
+
+fn parse_seconds_f64(v: &str) -> Option<Duration> {
+    let secs: f64 = v.trim().parse().ok()?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok().and_then(positive)
+}
+
+fn parse_millis(v: &str) -> Option<Duration> {
+    let ms: f64 = v.trim().parse().ok()?;
+    if !ms.is_finite() || ms <= 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(ms / 1000.0).ok().and_then(positive)
+}
+
+/// `Retry-After: 7` or `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`.
+fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if v.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'.') {
+        return parse_seconds_f64(v);
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    at.duration_since(now).ok().and_then(positive)
+}
+
+/// Azure: seconds (`"2"`, `"0.5"`); OpenAI: Go-style durations (`"1s"`, `"6m0s"`, `"20ms"`).
+fn parse_reset(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    parse_seconds_f64(v).or_else(|| parse_go_duration(v).and_then(positive))
+}
+
+/// Parses a Go duration string such as `1h2m3.5s`, `20ms`, `150us`.
+pub fn parse_go_duration(v: &str) -> Option<Duration> {
+    let mut rest = v.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if number_len == 0 {
+            return None;
+        }
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "μs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    #[test]
+    fn retry_after_ms_wins_over_everything() {
+        let h = headers(&[("retry-after-ms", "1500"), ("retry-after", "9"), ("x-ratelimit-reset-requests", "30")]);
+        assert_eq!(from_headers(&h, now()), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn x_ms_retry_after_ms_is_second() {
+        let h = headers(&[("x-ms-retry-after-ms", "250"), ("retry-after", "9")]);
+        assert_eq!(from_headers(&h, now()), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(from_headers(&headers(&[("retry-after", "7")]), now()), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let at = httpdate::fmt_http_date(now() + Duration::from_secs(42));
+        assert_eq!(from_headers(&headers(&[("retry-after", &at)]), now()), Some(Duration::from_secs(42)));
+    }
+
+    #[test]
+    fn retry_after_date_in_the_past_falls_through() {
+        let at = httpdate::fmt_http_date(now() - Duration::from_secs(42));
+        let h = headers(&[("retry-after", &at), ("x-ratelimit-reset-tokens", "3")]);
+        assert_eq!(from_headers(&h, now()), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn zero_negative_and_garbage_fall_through() {
+        let h = headers(&[
+            ("retry-after-ms", "0"),
+            ("x-ms-retry-after-ms", "-5"),
+            ("retry-after", "soon"),
+            ("x-ratelimit-reset-requests", "banana"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ]);
+        assert_eq!(from_headers(&h, now()), Some(Duration::from_secs(360)));
+        let h = headers(&[("retry-after", "0"), ("retry-after-ms", "NaN")]);
+        assert_eq!(from_headers(&h, now()), None);
+    }
+
+    #[test]
+    fn reset_headers_in_both_spellings_and_formats() {
+        assert_eq!(from_headers(&headers(&[("x-ratelimit-reset-requests", "2")]), now()), Some(Duration::from_secs(2)));
+        assert_eq!(from_headers(&headers(&[("x-ratelimit-reset-tokens", "1s")]), now()), Some(Duration::from_secs(1)));
+        assert_eq!(
+            from_headers(&headers(&[("x-rate-limit-reset-tokens", "20ms")]), now()),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(
+            from_headers(&headers(&[("x-rate-limit-reset-requests", "1m30.5s")]), now()),
+            Some(Duration::from_millis(90_500))
+        );
+    }
+
+    #[test]
+    fn nothing_usable_is_none() {
+        assert_eq!(from_headers(&HeaderMap::new(), now()), None);
+    }
+
+    #[test]
+    fn absurdly_long_values_are_garbage() {
+        assert_eq!(from_headers(&headers(&[("retry-after", "99999999999")]), now()), None);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_go_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_go_duration("150us"), Some(Duration::from_micros(150)));
+        assert_eq!(parse_go_duration("s"), None);
+        assert_eq!(parse_go_duration("5x"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn nearly_out_uses_reset_or_fallback() {
+        let fallback = Duration::from_secs(1);
+        let h = headers(&[("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "4")]);
+        assert_eq!(nearly_out(&h, 0, 10, fallback), Some(Duration::from_secs(4)));
+        let h = headers(&[("x-ratelimit-remaining-requests", "3"), ("x-ratelimit-remaining-tokens", "5")]);
+        assert_eq!(nearly_out(&h, 0, 10, fallback), Some(fallback));
+        assert_eq!(nearly_out(&h, 0, 5, fallback), None);
+        assert_eq!(nearly_out(&h, 3, 1, fallback), Some(fallback));
+        assert_eq!(nearly_out(&HeaderMap::new(), 0, 1, fallback), None);
+    }
+}

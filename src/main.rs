@@ -1,0 +1,17 @@
+//! `oai-lb`: parse the command line, run the command, map the outcome to an exit code.
+//! Nothing else lives here; see `cli::run` for the commands.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = oai_lb::cli::Cli::parse();
+    match oai_lb::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}
