@@ -15,6 +15,9 @@ pub struct Args {
     /// Allow listening on a non-loopback address without client keys.
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// Worker threads, each with its own event loop; default one per core.
+    #[arg(long, env = "OAI_LB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -23,6 +26,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         listen: args.listen,
         allow_unauthenticated: args.allow_unauthenticated,
         config_path: Some(global.config.clone()),
+        workers: args.workers.map(usize::from),
     };
     super::runtime()?.block_on(async {
         let server = Server::bind(config, options).await.map_err(|e| match e {

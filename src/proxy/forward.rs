@@ -14,11 +14,11 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use super::Shared;
 use super::body::ProxyBody;
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
 use super::runtime::Runtime;
+use super::{Shared, UpstreamClient, Worker};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
 
@@ -31,7 +31,8 @@ fn fails_over(status: StatusCode) -> bool {
 }
 
 /// Entry point for every request the server accepts.
-pub async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(worker: Arc<Worker>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let shared = &*worker.shared;
     let rt = shared.runtime.load_full();
     if request.method() == Method::GET && request.uri().path() == "/healthz" {
         return Ok(reply::ok("text/plain; charset=utf-8", "ok\n"));
@@ -42,16 +43,21 @@ pub async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<R
     }
     if request.method() == Method::GET {
         match request.uri().path() {
-            "/lb/backends" => return Ok(state_json(&shared, &rt)),
-            "/metrics" => return Ok(metrics_text(&shared, &rt)),
+            "/lb/backends" => return Ok(state_json(shared, &rt)),
+            "/metrics" => return Ok(metrics_text(shared, &rt)),
             _ => {}
         }
     }
     shared.totals.requests.fetch_add(1, Relaxed);
-    Ok(forward(&shared, &rt, request).await)
+    Ok(forward(shared, &worker.client, &rt, request).await)
 }
 
-async fn forward(shared: &Shared, rt: &Runtime, request: Request<Incoming>) -> Response<ProxyBody> {
+async fn forward(
+    shared: &Shared,
+    client: &UpstreamClient,
+    rt: &Runtime,
+    request: Request<Incoming>,
+) -> Response<ProxyBody> {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let limit = rt.settings.max_body_bytes;
@@ -122,7 +128,7 @@ async fn forward(shared: &Shared, rt: &Runtime, request: Request<Incoming>) -> R
         let stats = &rt.stats[index];
 
         let attempt_started = Instant::now();
-        let outcome = attempt(shared, rt, index, &parts, &body).await;
+        let outcome = attempt(client, rt, index, &parts, &body).await;
         let latency = attempt_started.elapsed();
         let cooldown = match outcome {
             Ok(response) if last_resort || !fails_over(response.status()) => {
@@ -189,7 +195,7 @@ enum AttemptError {
 
 /// Sends the buffered request to one backend and waits for its response head.
 async fn attempt(
-    shared: &Shared,
+    client: &UpstreamClient,
     rt: &Runtime,
     index: usize,
     parts: &http::request::Parts,
@@ -203,7 +209,7 @@ async fn attempt(
     *request.headers_mut() = parts.headers.clone();
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
     let timeout = rt.settings.response_timeout;
-    match tokio::time::timeout(timeout, shared.client.request(request)).await {
+    match tokio::time::timeout(timeout, client.request(request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&e))),
         Err(_) => Err(AttemptError::Timeout(timeout)),

@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub allow_unauthenticated: bool,
     /// Reload from this file on SIGHUP or when it changes.
     pub config_path: Option<PathBuf>,
+    /// Worker threads (one event loop each); default: one per core.
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,13 +71,13 @@ pub enum ProxyError {
     NoBackends,
 }
 
-type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// State shared by every connection.
+/// State shared by every worker thread.
 pub(crate) struct Shared {
     runtime: ArcSwap<Runtime>,
-    client: UpstreamClient,
     totals: Totals,
+    connect_timeout: Duration,
 }
 
 impl Shared {
@@ -87,12 +89,20 @@ impl Shared {
     }
 }
 
+/// What one worker thread's connections use: the shared state and the worker's own
+/// upstream connection pool, so a request's client side and backend side are driven by
+/// the same thread (no cross-thread wake-ups on the hot path).
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    client: UpstreamClient,
+}
+
 /// A bound, not yet running balancer.
 pub struct Server {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     shared: Arc<Shared>,
     options: ServeOptions,
-    listen: SocketAddr,
+    local_addr: SocketAddr,
 }
 
 impl Server {
@@ -107,18 +117,17 @@ impl Server {
         if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
-        let listener = TcpListener::bind(listen).await.map_err(|source| ProxyError::Bind { addr: listen, source })?;
-        let shared = Arc::new(Shared {
-            runtime: ArcSwap::from_pointee(runtime),
-            client: upstream_client(connect_timeout),
-            totals: Totals::default(),
-        });
-        Ok(Server { listener, shared, options, listen })
+        let bind_error = |source| ProxyError::Bind { addr: listen, source };
+        let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let shared =
+            Arc::new(Shared { runtime: ArcSwap::from_pointee(runtime), totals: Totals::default(), connect_timeout });
+        Ok(Server { listener, shared, options, local_addr })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.listen)
+        self.local_addr
     }
 
     /// A handle to reload the config from outside (tests, embedders).
@@ -126,58 +135,98 @@ impl Server {
         Reloader {
             shared: Arc::clone(&self.shared),
             allow_unauthenticated: self.options.allow_unauthenticated,
-            listen: self.local_addr(),
+            listen: self.local_addr,
         }
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to 30 s).
+    ///
+    /// Connections are served by one single-threaded runtime per core (`workers`), all
+    /// accepting from the same socket, the way nginx runs one event loop per worker.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
-        let Server { listener, shared, options, .. } = self;
-        let reloader = Reloader {
-            shared: Arc::clone(&shared),
-            allow_unauthenticated: options.allow_unauthenticated,
-            listen: listener.local_addr().unwrap_or(options.listen.unwrap_or(([127, 0, 0, 1], 0).into())),
-        };
+        let reloader = self.reloader();
+        let Server { listener, shared, options, local_addr } = self;
         let watcher = options.config_path.clone().map(|path| tokio::spawn(watch_config(path, reloader)));
-        let builder = auto::Builder::new(TokioExecutor::new());
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, _) = match accepted {
-                        Ok(conn) => conn,
-                        Err(e) => {
-                            // Out of file descriptors and similar: back off briefly, keep serving.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let shared = Arc::clone(&shared);
-                    let service = service_fn(move |request| forward::handle(Arc::clone(&shared), request));
-                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "client connection ended with an error");
-                        }
-                    });
-                }
-                () = &mut shutdown => break,
-            }
+        let workers = options.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut finished = Vec::with_capacity(workers);
+        for n in 0..workers {
+            let listener = listener.try_clone().map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
+            let shared = Arc::clone(&shared);
+            let stop = stop_rx.clone();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            finished.push(done_rx);
+            std::thread::Builder::new()
+                .name(format!("oai-lb-worker-{n}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    match runtime {
+                        Ok(runtime) => runtime.block_on(serve_connections(listener, shared, stop)),
+                        Err(e) => tracing::error!(error = %e, "worker runtime failed to start"),
+                    }
+                    let _ = done_tx.send(());
+                })
+                .map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
         }
         drop(listener);
+        shutdown.await;
+        tracing::info!("draining in-flight requests");
+        let _ = stop_tx.send(true);
+        for done in finished {
+            let _ = done.await;
+        }
         if let Some(watcher) = watcher {
             watcher.abort();
         }
-        tracing::info!("draining in-flight requests");
-        tokio::select! {
-            () = graceful.shutdown() => tracing::info!("drained"),
-            () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}"),
-        }
         Ok(())
+    }
+}
+
+/// One worker's accept loop; returns once `stop` flips and its connections have drained.
+async fn serve_connections(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let listener = match listener.set_nonblocking(true).and_then(|()| TcpListener::from_std(listener)) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(error = %e, "worker cannot use the listening socket");
+            return;
+        }
+    };
+    let worker = Arc::new(Worker { client: upstream_client(shared.connect_timeout), shared });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off briefly, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let worker = Arc::clone(&worker);
+                let service = service_fn(move |request| forward::handle(Arc::clone(&worker), request));
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "client connection ended with an error");
+                    }
+                });
+            }
+            _ = stop.wait_for(|&stop| stop) => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}"),
     }
 }
 
