@@ -4,6 +4,7 @@
 //! integration tests and benchmarks can drive the same code.
 
 pub mod arm;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod credential;
