@@ -84,7 +84,12 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
             let action = match &current {
                 None => Action::Create,
                 Some(now) => {
-                    let fields = diff(resource.body(), now, resource.owned_fields());
+                    let mut fields = diff(resource.body(), now, resource.owned_fields());
+                    // A resource whose last write failed is written again, so a re-run resumes.
+                    let state = now.pointer("/properties/provisioningState").and_then(Value::as_str);
+                    if matches!(state, Some("Failed" | "Canceled")) {
+                        fields.push("properties.provisioningState".into());
+                    }
                     if fields.is_empty() { Action::Unchanged } else { Action::Update { fields } }
                 }
             };
