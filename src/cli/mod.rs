@@ -1,6 +1,7 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod deploy;
 mod output;
 mod serve;
 
@@ -46,6 +47,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
+    Deploy(deploy::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
     }
 }
 
