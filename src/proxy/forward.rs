@@ -177,9 +177,15 @@ async fn forward(
     }
 }
 
-fn start_cooldown(_shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
-    rt.balancer.start_cooldown(index, deployment, cooldown, Instant::now());
+/// Starts a cooldown locally (what selection reads) and, with shared state, announces it to
+/// the other replicas in the background.
+fn start_cooldown(shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
+    let now = Instant::now();
+    let end = rt.balancer.start_cooldown(index, deployment, cooldown, now);
     rt.stats[index].cooldown_started();
+    if let Some(shared_state) = &shared.shared_state {
+        shared_state.announce(&rt.balancer.backends()[index].name, deployment, SystemTime::now() + (end - now));
+    }
 }
 
 /// Why an attempt produced no response head.

@@ -11,6 +11,7 @@ mod forward;
 mod metrics;
 mod reply;
 mod runtime;
+mod shared_state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ pub use runtime::BuildError;
 use crate::config::Config;
 use metrics::Totals;
 use runtime::Runtime;
+use shared_state::SharedCooldowns;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,6 +69,8 @@ pub enum ProxyError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Config(#[from] BuildError),
+    #[error("{0}")]
+    SharedState(#[from] shared_state::SharedStateError),
     #[error("no backends configured (fix: add a [[backends]] section to the config)")]
     NoBackends,
 }
@@ -75,17 +79,19 @@ pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Byte
 
 /// State shared by every worker thread.
 pub(crate) struct Shared {
-    runtime: ArcSwap<Runtime>,
+    runtime: Arc<ArcSwap<Runtime>>,
     totals: Totals,
     connect_timeout: Duration,
+    /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
+    shared_state: Option<SharedCooldowns>,
 }
 
 impl Shared {
     fn shared_state_view(&self) -> Option<SharedStateView> {
-        None
+        self.shared_state.as_ref().map(|s| SharedStateView { url: s.url().to_string(), healthy: s.healthy() })
     }
     fn shared_state_healthy(&self) -> Option<bool> {
-        None
+        self.shared_state.as_ref().map(SharedCooldowns::healthy)
     }
 }
 
@@ -120,8 +126,12 @@ impl Server {
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
         let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let shared =
-            Arc::new(Shared { runtime: ArcSwap::from_pointee(runtime), totals: Totals::default(), connect_timeout });
+        let runtime = Arc::new(ArcSwap::from_pointee(runtime));
+        let shared_state = match &config.balancer.shared_state {
+            Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
+            None => None,
+        };
+        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
         Ok(Server { listener, shared, options, local_addr })
     }
 
