@@ -170,10 +170,10 @@ impl Sync {
             tokio::select! {
                 message = messages.next() => {
                     let message = message.ok_or(SyncError::Closed)?;
-                    if let Ok(payload) = message.get_payload::<String>() {
-                        if let Ok(announcement) = serde_json::from_str::<Announcement>(&payload) {
-                            self.apply(&announcement);
-                        }
+                    if let Ok(payload) = message.get_payload::<String>()
+                        && let Ok(announcement) = serde_json::from_str::<Announcement>(&payload)
+                    {
+                        self.apply(&announcement);
                     }
                 }
                 announcement = announcements.recv() => match announcement {
