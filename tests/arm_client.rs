@@ -18,12 +18,15 @@ use serde_json::{Value, json};
 /// Scripted answers per `METHOD path`, served in order; `{base}` in headers is the server URL.
 type Script = HashMap<String, VecDeque<(u16, Vec<(&'static str, String)>, Value)>>;
 
+/// One scripted answer: `METHOD path`, status, headers, body.
+type Step<'a> = (&'a str, u16, Vec<(&'static str, &'a str)>, Value);
+
 struct Server {
     url: String,
     seen: Arc<Mutex<Vec<(String, String)>>>,
 }
 
-fn serve(script: Vec<(&str, u16, Vec<(&'static str, &str)>, Value)>) -> Server {
+fn serve(script: Vec<Step<'_>>) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
