@@ -10,3 +10,4 @@ pub mod config;
 pub mod credential;
 pub mod lb;
 pub mod proxy;
+pub mod sim;
