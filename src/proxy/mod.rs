@@ -36,6 +36,7 @@ pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use runtime::BuildError;
 
 use crate::config::Config;
+use crate::credential::CredentialKind;
 use metrics::Totals;
 use runtime::Runtime;
 use shared_state::SharedCooldowns;
@@ -57,6 +58,8 @@ pub struct ServeOptions {
     pub config_path: Option<PathBuf>,
     /// Worker threads (one event loop each); default: one per core.
     pub workers: Option<usize>,
+    /// Where Entra tokens for `auth = "entra"` backends come from.
+    pub credential: CredentialKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +122,7 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let runtime = Runtime::build(&config, None, Instant::now())?;
+        let runtime = Runtime::build(&config, None, options.credential, Instant::now())?;
         if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
@@ -145,6 +148,7 @@ impl Server {
         Reloader {
             shared: Arc::clone(&self.shared),
             allow_unauthenticated: self.options.allow_unauthenticated,
+            credential: self.options.credential,
             listen: self.local_addr,
         }
     }
@@ -245,6 +249,7 @@ async fn serve_connections(
 pub struct Reloader {
     shared: Arc<Shared>,
     allow_unauthenticated: bool,
+    credential: CredentialKind,
     listen: SocketAddr,
 }
 
@@ -255,7 +260,7 @@ impl Reloader {
             return Err(ProxyError::NoBackends);
         }
         let current = self.shared.runtime.load();
-        let runtime = Runtime::build(&config, Some(&current), Instant::now())?;
+        let runtime = Runtime::build(&config, Some(&current), self.credential, Instant::now())?;
         if !self.listen.ip().is_loopback() && runtime.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
