@@ -2,7 +2,9 @@
 //! settings, calls the core and renders its result. Only this module prints.
 
 mod output;
+mod probe;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,10 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Drive traffic at an endpoint and watch each backend's throttle state.
+    Probe(probe::Args),
+    /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
+    Simulate(simulate::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -54,6 +60,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Probe(args) => probe::run(&cli.global, args, &printer),
+        Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
     }
 }
 
