@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod lb;
+pub mod probe;
 pub mod proxy;
 pub mod sim;

@@ -157,6 +157,7 @@ async fn embeddings_and_unknown_paths() {
     assert_eq!(json["data"][1]["embedding"].as_array().unwrap().len(), 8);
     let missing = client.post(format!("{}/nope", server.url())).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    assert_eq!(server.stats().requests, 1, "unknown paths are not API calls");
     let models: serde_json::Value =
         client.get(format!("{}/openai/models", server.url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(models["data"][0]["id"], "emb");

@@ -3,7 +3,9 @@
 
 mod deploy;
 mod output;
+mod probe;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +51,10 @@ pub enum Command {
     Serve(serve::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
     Deploy(deploy::Args),
+    /// Drive traffic at an endpoint and watch each backend's throttle state.
+    Probe(probe::Args),
+    /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
+    Simulate(simulate::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -58,6 +64,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
+        Command::Probe(args) => probe::run(&cli.global, args, &printer),
+        Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
     }
 }
 

@@ -67,7 +67,8 @@ impl Default for SimOptions {
     }
 }
 
-/// What the simulator has answered so far. A stream cut mid-way counts in `ok` (its head
+/// What the simulator has answered so far. `requests` counts calls to the API paths (unknown
+/// paths are answered 404 and not counted). A stream cut mid-way counts in `ok` (its head
 /// said 200) and in `resets`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SimStats {

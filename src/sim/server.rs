@@ -134,7 +134,6 @@ pub(super) async fn serve(listener: TcpListener, state: Arc<State>, mut stop: on
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let c = &state.counters;
-    c.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = uuid::Uuid::new_v4().to_string();
     let route = openai::route(req.uri().path());
     let api_version = query_param(req.uri().query(), "api-version").unwrap_or(openai::DEFAULT_API_VERSION.into());
@@ -142,6 +141,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     if matches!(route, Route::NotFound) {
         return json_response(StatusCode::NOT_FOUND, &openai::not_found_body(), &request_id);
     }
+    // Only API calls count: a client asking whether this is an oai-lb (`/lb/backends`) is not one.
+    c.requests.fetch_add(1, Ordering::Relaxed);
     let known_deployment = match &route {
         Route::Deployment { deployment, .. } => Some(deployment.clone()),
         _ => None,
