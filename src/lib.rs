@@ -7,4 +7,5 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod lb;
+pub mod policy;
 pub mod proxy;

@@ -1,7 +1,9 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+pub mod completions;
 mod output;
+pub mod policy;
 mod serve;
 
 use std::path::PathBuf;
@@ -46,6 +48,10 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Render the APIM policy from the config.
+    Policy(policy::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -54,6 +60,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Policy(args) => policy::run(&cli.global, args, &printer),
+        Command::Completions(args) => completions::run(args, &printer),
     }
 }
 
