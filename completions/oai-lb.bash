@@ -16,11 +16,17 @@ _oai__lb() {
             ",$1")
                 cmd="oai__lb"
                 ;;
+            oai__lb,backends)
+                cmd="oai__lb__subcmd__backends"
+                ;;
             oai__lb,completions)
                 cmd="oai__lb__subcmd__completions"
                 ;;
             oai__lb,help)
                 cmd="oai__lb__subcmd__help"
+                ;;
+            oai__lb,init)
+                cmd="oai__lb__subcmd__init"
                 ;;
             oai__lb,policy)
                 cmd="oai__lb__subcmd__policy"
@@ -28,17 +34,65 @@ _oai__lb() {
             oai__lb,serve)
                 cmd="oai__lb__subcmd__serve"
                 ;;
+            oai__lb__subcmd__backends,add)
+                cmd="oai__lb__subcmd__backends__subcmd__add"
+                ;;
+            oai__lb__subcmd__backends,help)
+                cmd="oai__lb__subcmd__backends__subcmd__help"
+                ;;
+            oai__lb__subcmd__backends,list)
+                cmd="oai__lb__subcmd__backends__subcmd__list"
+                ;;
+            oai__lb__subcmd__backends,remove)
+                cmd="oai__lb__subcmd__backends__subcmd__remove"
+                ;;
+            oai__lb__subcmd__backends,set)
+                cmd="oai__lb__subcmd__backends__subcmd__set"
+                ;;
+            oai__lb__subcmd__backends__subcmd__help,add)
+                cmd="oai__lb__subcmd__backends__subcmd__help__subcmd__add"
+                ;;
+            oai__lb__subcmd__backends__subcmd__help,help)
+                cmd="oai__lb__subcmd__backends__subcmd__help__subcmd__help"
+                ;;
+            oai__lb__subcmd__backends__subcmd__help,list)
+                cmd="oai__lb__subcmd__backends__subcmd__help__subcmd__list"
+                ;;
+            oai__lb__subcmd__backends__subcmd__help,remove)
+                cmd="oai__lb__subcmd__backends__subcmd__help__subcmd__remove"
+                ;;
+            oai__lb__subcmd__backends__subcmd__help,set)
+                cmd="oai__lb__subcmd__backends__subcmd__help__subcmd__set"
+                ;;
+            oai__lb__subcmd__help,backends)
+                cmd="oai__lb__subcmd__help__subcmd__backends"
+                ;;
             oai__lb__subcmd__help,completions)
                 cmd="oai__lb__subcmd__help__subcmd__completions"
                 ;;
             oai__lb__subcmd__help,help)
                 cmd="oai__lb__subcmd__help__subcmd__help"
                 ;;
+            oai__lb__subcmd__help,init)
+                cmd="oai__lb__subcmd__help__subcmd__init"
+                ;;
             oai__lb__subcmd__help,policy)
                 cmd="oai__lb__subcmd__help__subcmd__policy"
                 ;;
             oai__lb__subcmd__help,serve)
                 cmd="oai__lb__subcmd__help__subcmd__serve"
+                ;;
+            oai__lb__subcmd__help__subcmd__backends,add)
+                cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__add"
+                ;;
+            oai__lb__subcmd__help__subcmd__backends,list)
+                cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__list"
+                ;;
+            oai__lb__subcmd__help__subcmd__backends,remove)
+                cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__remove"
+                ;;
+            oai__lb__subcmd__help__subcmd__backends,set)
+                cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__set"
                 ;;
             oai__lb__subcmd__help__subcmd__policy,render)
                 cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__render"
@@ -62,12 +116,242 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve policy completions help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends)
+            opts="-v -q -h --config --output --verbose --quiet --help add list set remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__add)
+            opts="-v -q -h --url --priority --weight --auth --api-key-env --deployment --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "api-key entra none" -- "${cur}"))
+                    return 0
+                    ;;
+                --api-key-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deployment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help)
+            opts="add list set remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__list)
+            opts="-v -q -h --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__remove)
+            opts="-v -q -h --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__backends__subcmd__set)
+            opts="-v -q -h --priority --weight --url --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --priority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -106,8 +390,78 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve policy completions help"
+            opts="serve init backends policy completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__backends)
+            opts="add list set remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__backends__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__backends__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__backends__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__backends__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -134,6 +488,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -182,6 +550,68 @@ _oai__lb() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__init)
+            opts="-v -q -h --force --yes --subscription-id --resource-group --location --apim-name --apim-sku --publisher-email --publisher-name --strategy --listen --backend --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --subscription-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resource-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --location)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --apim-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --apim-sku)
+                    COMPREPLY=($(compgen -W "Developer Basic Standard Premium BasicV2 StandardV2 Consumption" -- "${cur}"))
+                    return 0
+                    ;;
+                --publisher-email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publisher-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strategy)
+                    COMPREPLY=($(compgen -W "policy pool" -- "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -29,6 +29,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
+            cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
+            cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -42,6 +44,109 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --quiet 'Only errors'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'oai-lb;init'= {
+            cand --subscription-id 'Azure subscription for deploy (with --resource-group and --location)'
+            cand --resource-group 'resource-group'
+            cand --location 'location'
+            cand --apim-name 'API Management service name (with --publisher-email and --publisher-name)'
+            cand --apim-sku 'apim-sku'
+            cand --publisher-email 'publisher-email'
+            cand --publisher-name 'publisher-name'
+            cand --strategy 'The APIM strategy'
+            cand --listen 'Where `serve` listens'
+            cand --backend 'A backend (repeatable): NAME=URL[,priority=N][,weight=W][,key-env=VAR][,auth=api-key|entra|none]'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --force 'Overwrite an existing file'
+            cand --yes 'Ask nothing: use the flags and defaults (implied when stdin is not a terminal)'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;backends'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand add 'Add a backend to oai-lb.toml'
+            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand set 'Change a backend''s priority, weight or URL'
+            cand remove 'Remove a backend from oai-lb.toml'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;backends;add'= {
+            cand --url 'The endpoint, e.g. https://contoso-eastus.openai.azure.com'
+            cand --priority '1 is the most preferred; higher numbers are used while lower ones are throttled'
+            cand --weight 'Share of traffic among backends of the same priority'
+            cand --auth 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)'
+            cand --api-key-env 'The environment variable holding its key (never the key itself)'
+            cand --deployment 'A deployment it serves (repeatable); without any it serves all'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;backends;list'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'oai-lb;backends;set'= {
+            cand --priority 'priority'
+            cand --weight 'weight'
+            cand --url 'url'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'oai-lb;backends;remove'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'oai-lb;backends;help'= {
+            cand add 'Add a backend to oai-lb.toml'
+            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand set 'Change a backend''s priority, weight or URL'
+            cand remove 'Remove a backend from oai-lb.toml'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;backends;help;add'= {
+        }
+        &'oai-lb;backends;help;list'= {
+        }
+        &'oai-lb;backends;help;set'= {
+        }
+        &'oai-lb;backends;help;remove'= {
+        }
+        &'oai-lb;backends;help;help'= {
         }
         &'oai-lb;policy'= {
             cand --config 'The config file'
@@ -87,11 +192,29 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;help'= {
             cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
+            cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
+            cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;help;serve'= {
+        }
+        &'oai-lb;help;init'= {
+        }
+        &'oai-lb;help;backends'= {
+            cand add 'Add a backend to oai-lb.toml'
+            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand set 'Change a backend''s priority, weight or URL'
+            cand remove 'Remove a backend from oai-lb.toml'
+        }
+        &'oai-lb;help;backends;add'= {
+        }
+        &'oai-lb;help;backends;list'= {
+        }
+        &'oai-lb;help;backends;set'= {
+        }
+        &'oai-lb;help;backends;remove'= {
         }
         &'oai-lb;help;policy'= {
             cand render 'Print the API policy XML rendered from the config (the same config renders the same bytes)'

@@ -1,7 +1,9 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod backends;
 pub mod completions;
+mod init;
 mod output;
 pub mod policy;
 mod serve;
@@ -48,6 +50,10 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Write a commented oai-lb.toml (asks on a terminal, from flags otherwise).
+    Init(init::Args),
+    /// Add, list, change or remove backends in oai-lb.toml.
+    Backends(backends::Args),
     /// Render the APIM policy from the config.
     Policy(policy::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -60,6 +66,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Init(args) => init::run(&cli.global, args, &printer),
+        Command::Backends(args) => backends::run(&cli.global, args, &printer),
         Command::Policy(args) => policy::run(&cli.global, args, &printer),
         Command::Completions(args) => completions::run(args, &printer),
     }
