@@ -23,6 +23,7 @@ use super::common::{self, RETRYABLE};
 use super::xml::Element;
 use super::{BACKENDS_NAMED_VALUE, Options};
 use crate::config::AllThrottled;
+use crate::lb::cooldown;
 
 /// Policy variables, named so they do not collide with a user's own.
 const BACKENDS_JSON: &str = "oaiLbBackendsJson";
@@ -151,11 +152,11 @@ fn forward_attempt(mut otherwise: Element, options: &Options) -> Element {
 }
 
 fn outbound() -> Element {
+    let backend = format!(r#"@(context.Variables.GetValueOrDefault<string>("{PICK}", ""))"#);
+    // x-oai-lb-backend is what the local balancer sends, so `probe` reads both alike.
     common::section("outbound")
-        .child(header(
-            "x-openai-backend-id",
-            format!(r#"@(context.Variables.GetValueOrDefault<string>("{PICK}", ""))"#),
-        ))
+        .child(header("x-openai-backend-id", backend.clone()))
+        .child(header("x-oai-lb-backend", backend))
         .child(header(
             "x-oai-lb-attempts",
             format!(r#"@(context.Variables.GetValueOrDefault<int>("{ATTEMPTS}", 0).ToString())"#),
@@ -199,7 +200,7 @@ fn lookup_cooldowns() -> Element {
 /// Re-reads the shared cooldowns (another request may have written since), adds this
 /// backend's, and stores them back.
 fn record_cooldown(default_ms: u64, from_headers: bool) -> Vec<Element> {
-    let ms = if from_headers { COOLDOWN_FROM_HEADERS } else { "    var ms = 0.0;\n" };
+    let ms = if from_headers { cooldown_from_headers() } else { "    var ms = 0.0;\n".into() };
     let expr = format!("@{{\n{ms}{STORE_COOLDOWN}}}");
     vec![
         lookup_cooldowns(),
@@ -209,6 +210,15 @@ fn record_cooldown(default_ms: u64, from_headers: bool) -> Vec<Element> {
             .attr("value", format!(r#"@((JObject)context.Variables["{COOLDOWNS}"])"#))
             .attr("duration", CACHE_SECONDS.to_string()),
     ]
+}
+
+/// The header names come from `src/lb`, so the policy reads exactly what the local
+/// balancer reads.
+fn cooldown_from_headers() -> String {
+    let list = |names: &[http::HeaderName]| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    COOLDOWN_FROM_HEADERS
+        .replace("MILLISECOND_HEADERS", &list(&[cooldown::RETRY_AFTER_MS, cooldown::X_MS_RETRY_AFTER_MS]))
+        .replace("RESET_HEADERS", &list(&cooldown::RESET_HEADERS))
 }
 
 fn pick_expr(all_throttled: AllThrottled) -> String {
@@ -408,7 +418,7 @@ const SOONEST_EXPR: &str = r#"@{
 const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
     double value;
     var headers = context.Response.Headers;
-    foreach (var name in new string[] { "retry-after-ms", "x-ms-retry-after-ms" })
+    foreach (var name in new string[] { MILLISECOND_HEADERS })
     {
         if (ms == 0 && double.TryParse(headers.GetValueOrDefault(name, "").Trim(), out value) && value > 0 && value <= 86400000)
         {
@@ -426,7 +436,7 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
         value = (at - DateTimeOffset.UtcNow).TotalMilliseconds;
         ms = value > 0 && value <= 86400000 ? value : 0;
     }
-    foreach (var name in new string[] { "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-rate-limit-reset-requests", "x-rate-limit-reset-tokens" })
+    foreach (var name in new string[] { RESET_HEADERS })
     {
         var text = headers.GetValueOrDefault(name, "").Trim();
         if (ms > 0 || text.Length == 0)
