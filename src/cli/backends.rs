@@ -142,6 +142,15 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     }
 }
 
+/// The config's spelling of an auth mode.
+pub(crate) fn auth_name(auth: BackendAuth) -> &'static str {
+    match auth {
+        BackendAuth::ApiKey => "api-key",
+        BackendAuth::Entra => "entra",
+        BackendAuth::None => "none",
+    }
+}
+
 /// One row of `backends list`; the JSON form is stable.
 #[derive(Debug, Serialize)]
 struct Row<'a> {
@@ -177,10 +186,9 @@ fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
     table.load_preset(comfy_table::presets::NOTHING);
     table.set_header(["NAME", "PRIORITY", "WEIGHT", "AUTH", "DEPLOYMENTS", "URL"]);
     for row in &rows {
-        let auth = match row.auth {
-            BackendAuth::ApiKey => format!("api-key (${})", row.api_key_env.unwrap_or_default()),
-            BackendAuth::Entra => "entra".into(),
-            BackendAuth::None => "none".into(),
+        let auth = match row.api_key_env {
+            Some(env) if row.auth == BackendAuth::ApiKey => format!("api-key (${env})"),
+            _ => auth_name(row.auth).to_string(),
         };
         let deployments = if row.deployments.is_empty() { "all".into() } else { row.deployments.join(",") };
         table.add_row([
@@ -261,12 +269,7 @@ pub(crate) fn add_backend(doc: &mut DocumentMut, backend: &BackendConfig) -> Res
     table.insert("url", value(&backend.url));
     table.insert("priority", value(i64::from(backend.priority)));
     table.insert("weight", value(i64::from(backend.weight)));
-    let auth = match backend.auth {
-        BackendAuth::ApiKey => "api-key",
-        BackendAuth::Entra => "entra",
-        BackendAuth::None => "none",
-    };
-    table.insert("auth", value(auth));
+    table.insert("auth", value(auth_name(backend.auth)));
     if let Some(env) = &backend.api_key_env {
         table.insert("api_key_env", value(env));
     }

@@ -9,10 +9,11 @@ use dialoguer::{Confirm, Input, Select};
 use serde::Serialize;
 use toml_edit::DocumentMut;
 
+use super::backends::{AuthArg, auth_name};
 use super::backends::{add_backend, write_atomically};
-use super::policy::StrategyArg;
+use super::policy::{StrategyArg, strategy_name};
 use super::{Error, GlobalArgs, Printer};
-use crate::config::{self, BackendAuth, BackendConfig, Config};
+use crate::config::{self, BackendAuth, BackendConfig, Config, Strategy};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,7 +65,7 @@ struct Apim {
     sku: String,
     publisher_email: String,
     publisher_name: String,
-    strategy: &'static str,
+    strategy: Strategy,
 }
 
 #[derive(Serialize)]
@@ -124,7 +125,7 @@ fn from_flags(args: Args) -> Result<Answers, Error> {
             sku: args.apim_sku.unwrap_or_else(|| "Developer".into()),
             publisher_email,
             publisher_name,
-            strategy: strategy_name(args.strategy),
+            strategy: args.strategy.map(Strategy::from).unwrap_or_default(),
         }),
         _ => {
             return Err(Error::usage(
@@ -138,13 +139,6 @@ fn from_flags(args: Args) -> Result<Answers, Error> {
         ));
     }
     Ok(Answers { azure, apim, listen: args.listen, backends: args.backends })
-}
-
-fn strategy_name(strategy: Option<StrategyArg>) -> &'static str {
-    match strategy {
-        Some(StrategyArg::Pool) => "pool",
-        _ => "policy",
-    }
 }
 
 /// Asks for what the flags left out.
@@ -185,7 +179,7 @@ fn ask(args: Args) -> Result<Answers, Error> {
                     sku: args.apim_sku.unwrap_or_else(|| "Developer".into()),
                     publisher_email: args.publisher_email.map_or_else(|| text("Publisher email", None), Ok)?,
                     publisher_name: args.publisher_name.map_or_else(|| text("Publisher name", None), Ok)?,
-                    strategy: strategy_name(args.strategy),
+                    strategy: args.strategy.map(Strategy::from).unwrap_or_default(),
                 }),
             }
         }
@@ -213,16 +207,19 @@ fn ask(args: Args) -> Result<Answers, Error> {
             .map_err(prompt_failed)?;
         let priority: u32 =
             Input::new().with_prompt("Priority (1 = preferred)").default(1).interact_text().map_err(prompt_failed)?;
-        let auths = ["api-key", "entra", "none"];
-        let auth =
-            Select::new().with_prompt("Authentication").items(&auths).default(0).interact().map_err(prompt_failed)?;
-        let (auth, api_key_env) = match auth {
-            0 => {
-                let default = format!("AOAI_{}_KEY", name.to_uppercase().replace(['-', '.'], "_"));
-                (BackendAuth::ApiKey, Some(text("Environment variable holding its key", Some(default))?))
-            }
-            1 => (BackendAuth::Entra, None),
-            _ => (BackendAuth::None, None),
+        let auths = [BackendAuth::ApiKey, BackendAuth::Entra, BackendAuth::None];
+        let choice = Select::new()
+            .with_prompt("Authentication")
+            .items(&auths.map(auth_name))
+            .default(0)
+            .interact()
+            .map_err(prompt_failed)?;
+        let auth = auths[choice];
+        let api_key_env = if auth == BackendAuth::ApiKey {
+            let default = format!("AOAI_{}_KEY", name.to_uppercase().replace(['-', '.'], "_"));
+            Some(text("Environment variable holding its key", Some(default))?)
+        } else {
+            None
         };
         backends.push(BackendConfig { name, url, priority, weight: 1, auth, api_key_env, deployments: Vec::new() });
     }
@@ -253,13 +250,17 @@ fn render(answers: &Answers) -> Result<String, Error> {
              sku             = {}        # {}\n\
              publisher_email = {}\npublisher_name  = {}\n\
              api_path        = \"openai\"           # clients call https://<name>.azure-api.net/openai\n\
-             strategy        = {}           # policy: the smart policy | pool: native backend pool + circuit breaker\n",
+             strategy        = {}           # policy: the smart policy | pool: native backend pool + circuit breaker\n\
+             # Clients send Entra tokens instead of subscription keys (needs tenant_id under [azure]):\n\
+             # [apim.client_auth]\n\
+             # audience  = \"api://oai-lb\"\n\
+             # client_id = \"<client id of the calling app>\"\n",
             quote(&apim.name),
             quote(&apim.sku),
             config::APIM_SKUS.join(" | "),
             quote(&apim.publisher_email),
             quote(&apim.publisher_name),
-            quote(apim.strategy),
+            quote(strategy_name(apim.strategy)),
         ));
     }
     let listen = answers.listen.as_deref().unwrap_or("127.0.0.1:8080");
@@ -317,12 +318,9 @@ fn parse_backend(spec: &str) -> Result<BackendConfig, String> {
             "weight" => backend.weight = number()?,
             "key-env" => backend.api_key_env = Some(value.trim().to_string()),
             "auth" => {
-                auth = Some(match value.trim() {
-                    "api-key" => BackendAuth::ApiKey,
-                    "entra" => BackendAuth::Entra,
-                    "none" => BackendAuth::None,
-                    other => return Err(format!("auth `{other}` is not one of api-key, entra, none")),
-                })
+                let parsed = <AuthArg as clap::ValueEnum>::from_str(value.trim(), false)
+                    .map_err(|_| format!("auth `{value}` is not one of api-key, entra, none"))?;
+                auth = Some(BackendAuth::from(parsed));
             }
             other => return Err(format!("unknown key `{other}` (use priority, weight, key-env or auth)")),
         }

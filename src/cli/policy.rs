@@ -77,10 +77,7 @@ fn run_render(global: &GlobalArgs, args: RenderArgs, printer: &Printer) -> Resul
     }
     if printer.json() {
         printer.print_json(&Rendered {
-            strategy: match strategy {
-                Strategy::Policy => "policy",
-                Strategy::Pool => "pool",
-            },
+            strategy: strategy_name(strategy),
             format: policy::POLICY_FORMAT,
             policy: &xml,
             named_values: policy::required_named_values(&config, strategy),
@@ -89,6 +86,14 @@ fn run_render(global: &GlobalArgs, args: RenderArgs, printer: &Printer) -> Resul
         printer.line(xml.trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The config's spelling of a strategy.
+pub(crate) fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Policy => "policy",
+        Strategy::Pool => "pool",
+    }
 }
 
 /// Renders, turning a config that cannot make a policy into a usage error naming the file.
