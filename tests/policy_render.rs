@@ -255,14 +255,14 @@ fn backend_list_named_value_holds_every_backend() {
     assert_eq!(
         got,
         [
+            ("contoso-france", 3, 1, "entra"),
             ("eastus-ptu", 1, 1, "api-key"),
             ("westus-paygo", 2, 3, "entra"),
             ("sweden-paygo", 2, 1, "none"),
-            ("contoso-france", 3, 1, "entra"),
         ]
     );
-    assert_eq!(list[1]["deployments"], serde_json::json!(["gpt-4o", "text-embedding-3-large"]));
-    assert_eq!(list[3]["deployments"], serde_json::json!(["gpt-4o"]));
+    assert_eq!(list[0]["deployments"], serde_json::json!(["gpt-4o"]));
+    assert_eq!(list[2]["deployments"], serde_json::json!(["gpt-4o", "text-embedding-3-large"]));
 }
 
 #[test]

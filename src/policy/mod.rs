@@ -40,8 +40,8 @@ pub enum PolicyError {
     BackendListTooLong { len: usize },
 }
 
-/// One backend as the policy sees it, in config order: `[[backends]]` first, then the
-/// `[[openai]]` accounts `deploy` creates. `id` is the APIM backend resource name.
+/// One backend as the policy sees it, in the order `deploy` creates them: the `[[openai]]`
+/// accounts, then the `[[backends]]`. `id` is the APIM backend resource name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Backend {
     pub id: String,
@@ -69,7 +69,7 @@ pub fn backends(config: &Config) -> Vec<Backend> {
         auth: BackendAuth::Entra,
         deployments: a.deployments.iter().map(|d| d.name.clone()).collect(),
     });
-    configured.chain(accounts).collect()
+    accounts.chain(configured).collect()
 }
 
 /// The strategy `[apim] strategy` names (the smart policy when there is no `[apim]`).
