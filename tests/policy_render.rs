@@ -353,3 +353,21 @@ fn an_oversized_backend_list_is_refused() {
     assert!(matches!(err, PolicyError::BackendListTooLong { .. }), "{err}");
     assert!(policy::render(&config(&text), Strategy::Pool).is_ok(), "a pool needs no list");
 }
+
+#[test]
+fn drift_ignores_formatting_but_finds_an_edit() {
+    let xml = render(FULL, Strategy::Policy);
+    assert_eq!(policy::diff(&xml, &xml).unwrap(), None);
+    // APIM hands policies back without our comments and indentation.
+    let reformatted =
+        xml.lines().filter(|l| !l.trim_start().starts_with("<!--")).map(str::trim).collect::<Vec<_>>().join(" ");
+    assert_eq!(policy::diff(&reformatted, &xml).unwrap(), None);
+    let edited = xml.replace("duration=\"86400\"", "duration=\"60\"");
+    let diff = policy::diff(&edited, &xml).unwrap().expect("an out-of-band edit is drift");
+    let changed: Vec<String> = diff
+        .lines()
+        .filter(|l| l.starts_with(['-', '+']) && !l.starts_with("---") && !l.starts_with("+++"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(changed, ["- duration=60", "+ duration=86400", "- duration=60", "+ duration=86400"], "{diff}");
+}

@@ -7,6 +7,7 @@
 //! The document is well-formed XML with its C# expressions escaped, so it is pushed with
 //! `format: "xml"` ([`POLICY_FORMAT`]); `rawxml` would expect the expressions unescaped.
 
+mod diff;
 mod named_values;
 mod pool;
 mod smart;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::{AllThrottled, BackendAuth, ClientAuth, Config, Strategy};
 
+pub use diff::diff;
 pub use named_values::{
     BACKENDS_NAMED_VALUE, CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE,
     MAX_NAMED_VALUE_LEN, NamedValue, NamedValueSource, TENANT_ID_NAMED_VALUE, backend_key_named_value,
@@ -38,6 +40,8 @@ pub enum PolicyError {
         "the backend list is {len} characters as JSON; an APIM named value holds at most {MAX_NAMED_VALUE_LEN} (use shorter backend names or fewer backends)"
     )]
     BackendListTooLong { len: usize },
+    #[error("the policy is not well-formed XML: {0}")]
+    Malformed(String),
 }
 
 /// One backend as the policy sees it, in the order `deploy` creates them: the `[[openai]]`
