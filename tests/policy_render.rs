@@ -371,3 +371,36 @@ fn drift_ignores_formatting_but_finds_an_edit() {
         .collect();
     assert_eq!(changed, ["- duration=60", "+ duration=86400", "- duration=60", "+ duration=86400"], "{diff}");
 }
+
+/// APIM compiles expressions against an allow-list of .NET members and rejects a policy
+/// that strays with a bare "ValidationError"; these are the known traps.
+#[test]
+fn expressions_stay_on_the_apim_allow_list() {
+    let forbidden = [
+        "System.Globalization",
+        "CultureInfo",
+        "DateTimeStyles",
+        "DateTime.TryParse",
+        "DateTime.ParseExact",
+        "TryParseExact",
+        "ToUniversalTime",
+        "System.Text.Json",
+        "System.IO",
+        "System.Threading",
+        ".Where(",
+        ".Select(",
+        "=>",
+    ];
+    for strategy in [Strategy::Policy, Strategy::Pool] {
+        for text in [FULL, PRIMARY] {
+            let xml = render(text, strategy);
+            for node in parse(&xml).descendants() {
+                for value in node.attrs.values().chain(std::iter::once(&node.text)).filter(|v| v.starts_with('@')) {
+                    for word in forbidden {
+                        assert!(!value.contains(word), "`{word}` is not allowed in policy expressions: {value}");
+                    }
+                }
+            }
+        }
+    }
+}
