@@ -4,6 +4,7 @@
 mod backends;
 pub mod completions;
 mod init;
+mod deploy;
 mod output;
 pub mod policy;
 mod serve;
@@ -58,6 +59,8 @@ pub enum Command {
     Policy(policy::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
+    /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
+    Deploy(deploy::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Backends(args) => backends::run(&cli.global, args, &printer),
         Command::Policy(args) => policy::run(&cli.global, args, &printer),
         Command::Completions(args) => completions::run(args, &printer),
+        Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
     }
 }
 
