@@ -35,7 +35,9 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)')
             [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -96,8 +98,12 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)')
             [CompletionResult]::new('--api-key-env', '--api-key-env', [CompletionResultType]::ParameterName, 'The environment variable holding its key (never the key itself)')
             [CompletionResult]::new('--deployment', '--deployment', [CompletionResultType]::ParameterName, 'A deployment it serves (repeatable); without any it serves all')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--local-only', '--local-only', [CompletionResultType]::ParameterName, 'Edit oai-lb.toml only and leave APIM as it is')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change in oai-lb.toml and APIM, and write nothing')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -121,25 +127,33 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, 'priority')
             [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'weight')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'url')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--local-only', '--local-only', [CompletionResultType]::ParameterName, 'Edit oai-lb.toml only and leave APIM as it is')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change in oai-lb.toml and APIM, and write nothing')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;backends;remove' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--local-only', '--local-only', [CompletionResultType]::ParameterName, 'Edit oai-lb.toml only and leave APIM as it is')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change in oai-lb.toml and APIM, and write nothing')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;backends;help' {
@@ -175,6 +189,9 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the API policy XML rendered from the config (the same config renders the same bytes)')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Push the rendered policy to the deployed API (after showing the diff)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the API policy as deployed')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -191,15 +208,84 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'oai-lb;policy;diff' {
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;policy;push' {
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change and write nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;policy;show' {
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'oai-lb;policy;help' {
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the API policy XML rendered from the config (the same config renders the same bytes)')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Push the rendered policy to the deployed API (after showing the diff)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the API policy as deployed')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'oai-lb;policy;help;render' {
             break
         }
+        'oai-lb;policy;help;diff' {
+            break
+        }
+        'oai-lb;policy;help;push' {
+            break
+        }
+        'oai-lb;policy;help;show' {
+            break
+        }
         'oai-lb;policy;help;help' {
+            break
+        }
+        'oai-lb;status' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Exit 3 when anything deployed differs from the config')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;completions' {
@@ -213,12 +299,31 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'oai-lb;deploy' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Print the APIM subscription key')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'oai-lb;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)')
             [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
+            [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -249,12 +354,30 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;help;policy' {
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the API policy XML rendered from the config (the same config renders the same bytes)')
+            [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift')
+            [CompletionResult]::new('push', 'push', [CompletionResultType]::ParameterValue, 'Push the rendered policy to the deployed API (after showing the diff)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the API policy as deployed')
             break
         }
         'oai-lb;help;policy;render' {
             break
         }
+        'oai-lb;help;policy;diff' {
+            break
+        }
+        'oai-lb;help;policy;push' {
+            break
+        }
+        'oai-lb;help;policy;show' {
+            break
+        }
+        'oai-lb;help;status' {
+            break
+        }
         'oai-lb;help;completions' {
+            break
+        }
+        'oai-lb;help;deploy' {
             break
         }
         'oai-lb;help;help' {

@@ -22,6 +22,9 @@ _oai__lb() {
             oai__lb,completions)
                 cmd="oai__lb__subcmd__completions"
                 ;;
+            oai__lb,deploy)
+                cmd="oai__lb__subcmd__deploy"
+                ;;
             oai__lb,help)
                 cmd="oai__lb__subcmd__help"
                 ;;
@@ -33,6 +36,9 @@ _oai__lb() {
                 ;;
             oai__lb,serve)
                 cmd="oai__lb__subcmd__serve"
+                ;;
+            oai__lb,status)
+                cmd="oai__lb__subcmd__status"
                 ;;
             oai__lb__subcmd__backends,add)
                 cmd="oai__lb__subcmd__backends__subcmd__add"
@@ -70,6 +76,9 @@ _oai__lb() {
             oai__lb__subcmd__help,completions)
                 cmd="oai__lb__subcmd__help__subcmd__completions"
                 ;;
+            oai__lb__subcmd__help,deploy)
+                cmd="oai__lb__subcmd__help__subcmd__deploy"
+                ;;
             oai__lb__subcmd__help,help)
                 cmd="oai__lb__subcmd__help__subcmd__help"
                 ;;
@@ -81,6 +90,9 @@ _oai__lb() {
                 ;;
             oai__lb__subcmd__help,serve)
                 cmd="oai__lb__subcmd__help__subcmd__serve"
+                ;;
+            oai__lb__subcmd__help,status)
+                cmd="oai__lb__subcmd__help__subcmd__status"
                 ;;
             oai__lb__subcmd__help__subcmd__backends,add)
                 cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__add"
@@ -94,20 +106,47 @@ _oai__lb() {
             oai__lb__subcmd__help__subcmd__backends,set)
                 cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__set"
                 ;;
+            oai__lb__subcmd__help__subcmd__policy,diff)
+                cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__diff"
+                ;;
+            oai__lb__subcmd__help__subcmd__policy,push)
+                cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__push"
+                ;;
             oai__lb__subcmd__help__subcmd__policy,render)
                 cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__render"
+                ;;
+            oai__lb__subcmd__help__subcmd__policy,show)
+                cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__show"
+                ;;
+            oai__lb__subcmd__policy,diff)
+                cmd="oai__lb__subcmd__policy__subcmd__diff"
                 ;;
             oai__lb__subcmd__policy,help)
                 cmd="oai__lb__subcmd__policy__subcmd__help"
                 ;;
+            oai__lb__subcmd__policy,push)
+                cmd="oai__lb__subcmd__policy__subcmd__push"
+                ;;
             oai__lb__subcmd__policy,render)
                 cmd="oai__lb__subcmd__policy__subcmd__render"
+                ;;
+            oai__lb__subcmd__policy,show)
+                cmd="oai__lb__subcmd__policy__subcmd__show"
+                ;;
+            oai__lb__subcmd__policy__subcmd__help,diff)
+                cmd="oai__lb__subcmd__policy__subcmd__help__subcmd__diff"
                 ;;
             oai__lb__subcmd__policy__subcmd__help,help)
                 cmd="oai__lb__subcmd__policy__subcmd__help__subcmd__help"
                 ;;
+            oai__lb__subcmd__policy__subcmd__help,push)
+                cmd="oai__lb__subcmd__policy__subcmd__help__subcmd__push"
+                ;;
             oai__lb__subcmd__policy__subcmd__help,render)
                 cmd="oai__lb__subcmd__policy__subcmd__help__subcmd__render"
+                ;;
+            oai__lb__subcmd__policy__subcmd__help,show)
+                cmd="oai__lb__subcmd__policy__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -116,7 +155,7 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy completions help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,7 +199,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__add)
-            opts="-v -q -h --url --priority --weight --auth --api-key-env --deployment --config --output --verbose --quiet --help"
+            opts="-v -q -h --url --priority --weight --auth --api-key-env --deployment --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,6 +226,14 @@ _oai__lb() {
                     return 0
                     ;;
                 --deployment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -312,12 +359,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__remove)
-            opts="-v -q -h --config --output --verbose --quiet --help"
+            opts="-v -q -h --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -334,7 +389,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__set)
-            opts="-v -q -h --priority --weight --url --config --output --verbose --quiet --help"
+            opts="-v -q -h --priority --weight --url --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,6 +404,14 @@ _oai__lb() {
                     return 0
                     ;;
                 --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -389,8 +452,38 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__deploy)
+            opts="-y -v -q -h --what-if --yes --credential --arm-endpoint --show-secrets --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve init backends policy completions help"
+            opts="serve init backends policy status completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +580,20 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -516,8 +623,36 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help__subcmd__policy)
-            opts="render"
+            opts="render diff push show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__policy__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__policy__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -543,7 +678,35 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__help__subcmd__policy__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -620,7 +783,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__policy)
-            opts="-v -q -h --config --output --verbose --quiet --help render help"
+            opts="-v -q -h --config --output --verbose --quiet --help render diff push show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,9 +804,57 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        oai__subcmd__lb__subcmd__policy__subcmd__help)
-            opts="render help"
+        oai__subcmd__lb__subcmd__policy__subcmd__diff)
+            opts="-v -q -h --strategy --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --strategy)
+                    COMPREPLY=($(compgen -W "policy pool" -- "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__help)
+            opts="render diff push show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -669,6 +880,20 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__policy__subcmd__help__subcmd__render)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -676,6 +901,54 @@ _oai__lb() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__push)
+            opts="-v -q -h --what-if --strategy --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --strategy)
+                    COMPREPLY=($(compgen -W "policy pool" -- "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -713,6 +986,40 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__policy__subcmd__show)
+            opts="-v -q -h --strategy --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --strategy)
+                    COMPREPLY=($(compgen -W "policy pool" -- "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__serve)
             opts="-v -q -h --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -720,6 +1027,36 @@ _oai__lb() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__status)
+            opts="-v -q -h --check --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -32,7 +32,9 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
+            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;serve'= {
@@ -89,8 +91,12 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --auth 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)'
             cand --api-key-env 'The environment variable holding its key (never the key itself)'
             cand --deployment 'A deployment it serves (repeatable); without any it serves all'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
+            cand --local-only 'Edit oai-lb.toml only and leave APIM as it is'
+            cand --what-if 'Show what would change in oai-lb.toml and APIM, and write nothing'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
@@ -112,24 +118,32 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --priority 'priority'
             cand --weight 'weight'
             cand --url 'url'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
+            cand --local-only 'Edit oai-lb.toml only and leave APIM as it is'
+            cand --what-if 'Show what would change in oai-lb.toml and APIM, and write nothing'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;remove'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
+            cand --local-only 'Edit oai-lb.toml only and leave APIM as it is'
+            cand --what-if 'Show what would change in oai-lb.toml and APIM, and write nothing'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;help'= {
             cand add 'Add a backend to oai-lb.toml'
@@ -158,6 +172,9 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand render 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+            cand diff 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+            cand push 'Push the rendered policy to the deployed API (after showing the diff)'
+            cand show 'Print the API policy as deployed'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;policy;render'= {
@@ -172,13 +189,75 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'oai-lb;policy;diff'= {
+            cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;policy;push'= {
+            cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --what-if 'Show what would change and write nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;policy;show'= {
+            cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'oai-lb;policy;help'= {
             cand render 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+            cand diff 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+            cand push 'Push the rendered policy to the deployed API (after showing the diff)'
+            cand show 'Print the API policy as deployed'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;policy;help;render'= {
         }
+        &'oai-lb;policy;help;diff'= {
+        }
+        &'oai-lb;policy;help;push'= {
+        }
+        &'oai-lb;policy;help;show'= {
+        }
         &'oai-lb;policy;help;help'= {
+        }
+        &'oai-lb;status'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --check 'Exit 3 when anything deployed differs from the config'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;completions'= {
             cand --config 'The config file'
@@ -190,12 +269,30 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'oai-lb;deploy'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --what-if 'Print the plan and change nothing'
+            cand -y 'Apply without asking (required when stdin is not a terminal)'
+            cand --yes 'Apply without asking (required when stdin is not a terminal)'
+            cand --show-secrets 'Print the APIM subscription key'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'oai-lb;help'= {
             cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
+            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+            cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;help;serve'= {
@@ -218,10 +315,23 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;help;policy'= {
             cand render 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+            cand diff 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+            cand push 'Push the rendered policy to the deployed API (after showing the diff)'
+            cand show 'Print the API policy as deployed'
         }
         &'oai-lb;help;policy;render'= {
         }
+        &'oai-lb;help;policy;diff'= {
+        }
+        &'oai-lb;help;policy;push'= {
+        }
+        &'oai-lb;help;policy;show'= {
+        }
+        &'oai-lb;help;status'= {
+        }
         &'oai-lb;help;completions'= {
+        }
+        &'oai-lb;help;deploy'= {
         }
         &'oai-lb;help;help'= {
         }

@@ -35,7 +35,9 @@ complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "serve" -d 'Run the em
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "policy" -d 'Render the APIM policy from the config'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
@@ -87,9 +89,19 @@ entra\t'An Entra ID token (the balancer\'s credential, or APIM\'s managed identi
 none\t'Pass the client\'s own credentials through'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l api-key-env -d 'The environment variable holding its key (never the key itself)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l deployment -d 'A deployment it serves (repeatable); without any it serves all' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -102,31 +114,54 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l priority -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l weight -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l url -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a backend to oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the configured backends (table, or JSON with --output json)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -f -a "diff" -d 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -f -a "push" -d 'Push the rendered policy to the deployed API (after showing the diff)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -f -a "show" -d 'Print the API policy as deployed'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -l strategy -d 'The strategy to render; defaults to `[apim] strategy` (policy when unset)' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
 pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -l out -d 'Write the XML to this file instead of stdout (e.g. bicep/policy.xml)' -r -F
@@ -136,22 +171,111 @@ json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
+pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
+pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
+pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push the rendered policy to the deployed API (after showing the diff)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the API policy as deployed'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l check -d 'Exit 3 when anything deployed differs from the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "policy" -d 'Render the APIM policy from the config'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Print the plan and change nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d 'Print the APIM subscription key'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "policy" -d 'Render the APIM policy from the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status completions deploy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "add" -d 'Add a backend to oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "diff" -d 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "push" -d 'Push the rendered policy to the deployed API (after showing the diff)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the API policy as deployed'

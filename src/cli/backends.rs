@@ -2,8 +2,9 @@
 //! place, keeping its comments and layout (toml_edit). Every edit is validated as a whole
 //! config before the file is replaced, so a bad edit leaves the file as it was.
 //!
-//! These commands change the config only; `oai-lb deploy` (or `policy render` for Bicep)
-//! carries the change to APIM.
+//! When the config has `[azure]` and `[apim]`, an edit then converges APIM: the backend
+//! resources, the named values, the pool and the policy (and deletes a removed backend's
+//! resources), unless `--local-only`. `--what-if` shows both and writes nothing.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,8 +13,12 @@ use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 
+use super::azure::{self, AzureArgs};
 use super::{Error, GlobalArgs, Printer};
+use crate::arm::ArmClient;
+use crate::azure::{Action, Kind, Plan, Stack};
 use crate::config::{BackendAuth, BackendConfig, Config};
+use crate::policy;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,6 +60,21 @@ pub struct AddArgs {
     /// A deployment it serves (repeatable); without any it serves all.
     #[arg(long = "deployment", value_name = "NAME")]
     pub deployments: Vec<String>,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+/// How an edit reaches APIM.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Edit oai-lb.toml only and leave APIM as it is.
+    #[arg(long)]
+    pub local_only: bool,
+    /// Show what would change in oai-lb.toml and APIM, and write nothing.
+    #[arg(long)]
+    pub what_if: bool,
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,11 +86,15 @@ pub struct SetArgs {
     pub weight: Option<u32>,
     #[arg(long)]
     pub url: Option<String>,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
     pub name: String,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 /// `--auth`, as the config spells it.
@@ -113,32 +137,136 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
                 api_key_env: add.api_key_env,
                 deployments: add.deployments,
             };
-            let name = backend.name.clone();
-            edit(path, |doc| add_backend(doc, &backend))?;
-            printer.note(format!("added backend `{name}` to {}; run `oai-lb deploy` to update APIM", path.display()));
-            Ok(ExitCode::SUCCESS)
+            let edited = edit(path, |doc| add_backend(doc, &backend))?;
+            apply(path, edited, &format!("added backend `{}`", backend.name), None, &add.sync, printer)
         }
         BackendsCommand::Set(set) => {
             if set.priority.is_none() && set.weight.is_none() && set.url.is_none() {
                 return Err(Error::usage("nothing to change (fix: pass --priority, --weight or --url)"));
             }
-            edit(path, |doc| set_backend(doc, &set))?;
-            printer.note(format!(
-                "updated backend `{}` in {}; run `oai-lb deploy` to update APIM",
-                set.name,
-                path.display()
-            ));
-            Ok(ExitCode::SUCCESS)
+            let edited = edit(path, |doc| set_backend(doc, &set))?;
+            apply(path, edited, &format!("updated backend `{}`", set.name), None, &set.sync, printer)
         }
         BackendsCommand::Remove(remove) => {
-            edit(path, |doc| remove_backend(doc, &remove.name))?;
-            printer.note(format!(
-                "removed backend `{}` from {}; run `oai-lb deploy` to update APIM",
-                remove.name,
-                path.display()
-            ));
-            Ok(ExitCode::SUCCESS)
+            let edited = edit(path, |doc| remove_backend(doc, &remove.name))?;
+            let what = format!("removed backend `{}`", remove.name);
+            apply(path, edited, &what, Some(&remove.name), &remove.sync, printer)
         }
+    }
+}
+
+/// Writes the edited config and converges APIM to it, unless `--local-only`, `--what-if`
+/// (which writes nothing) or a config without `[azure]`/`[apim]`.
+fn apply(
+    path: &Path,
+    edited: Edited,
+    what: &str,
+    removed: Option<&str>,
+    sync: &SyncArgs,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let deployed = !sync.local_only && edited.config.azure.is_some() && edited.config.apim.is_some();
+    let apim = if deployed {
+        let stack = azure::stack(path, &edited.config)?;
+        let client = sync.azure.client()?;
+        // Plan before writing the file: a config that cannot be planned is not written.
+        let plan = super::runtime()?.block_on(ApimChange::plan(&client, &stack, removed))?;
+        Some((client, plan))
+    } else {
+        None
+    };
+    if sync.what_if {
+        let changes = apim.as_ref().map(|(_, plan)| plan.labels()).unwrap_or_default();
+        if printer.json() {
+            printer.print_json(&serde_json::json!({"what_if": true, "config": what, "apim": changes}))?;
+        } else {
+            printer.line(format!("What-if: would have {what} in {}.", path.display()))?;
+            for label in &changes {
+                printer.line(format!("  APIM: would write {label}"))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    write_atomically(path, &edited.text)?;
+    let Some((client, plan)) = apim else {
+        printer
+            .note(format!("{what} in {}; APIM is left as it is (run `oai-lb deploy` to update it).", path.display()));
+        return report(printer, what, &[]);
+    };
+    let labels = plan.labels();
+    super::runtime()?.block_on(plan.apply(&client)).map_err(|e| {
+        Error::failure(format!(
+            "{what} in {}, but APIM was not fully updated: {e} (fix: run `oai-lb deploy`)",
+            path.display()
+        ))
+    })?;
+    printer.note(format!("{what} in {}; APIM: {} change(s) applied.", path.display(), labels.len()));
+    report(printer, what, &labels)
+}
+
+fn report(printer: &Printer, what: &str, apim: &[String]) -> Result<ExitCode, Error> {
+    if printer.json() {
+        printer.print_json(&serde_json::json!({"what_if": false, "config": what, "apim": apim}))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a backend edit changes in APIM: the backend resources, the named values, the pool
+/// and the policy (nothing else of the stack), plus the resources of a removed backend.
+struct ApimChange {
+    plan: Plan,
+    deletions: Vec<(String, &'static str, String)>,
+}
+
+impl ApimChange {
+    async fn plan(client: &ArmClient, stack: &Stack, removed: Option<&str>) -> Result<ApimChange, Error> {
+        let mut plan = crate::azure::plan(client, stack.clone()).await.map_err(azure::azure_error)?;
+        if plan.changes.iter().any(|c| c.resource.kind == Kind::Apim && c.current.is_none()) {
+            return Err(Error::usage(
+                "APIM is not deployed yet (fix: run `oai-lb deploy` first, or pass --local-only to edit the file only)",
+            ));
+        }
+        for change in &mut plan.changes {
+            if !matches!(change.resource.kind, Kind::NamedValue | Kind::Backend | Kind::ApiPolicy) {
+                change.action = Action::Unchanged;
+            }
+        }
+        let mut deletions = Vec::new();
+        if let Some(name) = removed {
+            let apim = stack.apim_id();
+            let candidates = [
+                (format!("{apim}/backends/{name}"), Kind::Backend, format!("backend {name}")),
+                (
+                    format!("{apim}/namedValues/{}", policy::backend_key_named_value(name)),
+                    Kind::NamedValue,
+                    format!("named value {}", policy::backend_key_named_value(name)),
+                ),
+            ];
+            for (id, kind, label) in candidates {
+                let exists =
+                    client.get_optional(&id, kind.api_version()).await.map_err(|e| Error::failure(e.to_string()))?;
+                if exists.is_some() {
+                    deletions.push((id, kind.api_version(), label));
+                }
+            }
+        }
+        Ok(ApimChange { plan, deletions })
+    }
+
+    fn labels(&self) -> Vec<String> {
+        let writes =
+            self.plan.changes.iter().filter(|c| c.action != Action::Unchanged).map(|c| c.resource.label.clone());
+        writes.chain(self.deletions.iter().map(|(_, _, label)| format!("delete {label}"))).collect()
+    }
+
+    /// Converges first (so the pool and the policy stop naming a removed backend), then
+    /// deletes what was removed.
+    async fn apply(self, client: &ArmClient) -> Result<(), String> {
+        crate::azure::converge(client, self.plan, &|_| {}).await.map_err(|e| e.to_string())?;
+        for (id, api_version, label) in &self.deletions {
+            client.delete(id, api_version, None).await.map_err(|e| format!("{label}: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -208,9 +336,14 @@ fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the file, applies `change`, validates the result as a config and only then
-/// replaces the file (through a temporary file, so a crash cannot leave half a config).
-fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut) -> Result<(), Error>) -> Result<(), Error> {
+/// Reads the file, applies `change` and validates the result as a whole config.
+/// An edited config, validated but not yet written.
+struct Edited {
+    text: String,
+    config: Config,
+}
+
+fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut) -> Result<(), Error>) -> Result<Edited, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::usage(format!(
             "{}: cannot read: {e} (fix: run `oai-lb init` first, or pass --config PATH)",
@@ -222,10 +355,11 @@ fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut) -> Result<(), Error>)
         .map_err(|e| Error::usage(format!("{}: not valid TOML: {e}", path.display()).replace('\n', " ")))?;
     change(&mut doc)?;
     let edited = doc.to_string();
-    Config::parse(path, &edited)?;
-    write_atomically(path, &edited)
+    let config = Config::parse(path, &edited)?;
+    Ok(Edited { text: edited, config })
 }
 
+/// Replaces the file through a temporary one, so a crash cannot leave half a config.
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
     let fail = |e: std::io::Error| Error::failure(format!("cannot write {}: {e}", path.display()));
     let mut temp = path.as_os_str().to_owned();

@@ -1,13 +1,15 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod azure;
 mod backends;
 pub mod completions;
-mod init;
 mod deploy;
+mod init;
 mod output;
 pub mod policy;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,8 @@ pub enum Command {
     Backends(backends::Args),
     /// Render the APIM policy from the config.
     Policy(policy::Args),
+    /// Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift).
+    Status(status::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Backends(args) => backends::run(&cli.global, args, &printer),
         Command::Policy(args) => policy::run(&cli.global, args, &printer),
         Command::Completions(args) => completions::run(args, &printer),
+        Command::Status(args) => status::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
     }
 }

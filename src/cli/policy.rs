@@ -1,4 +1,5 @@
-//! `oai-lb policy render`: the APIM policy rendered from the config.
+//! `oai-lb policy render | diff | push | show`: the APIM policy rendered from the config,
+//! compared with and pushed to the deployed API.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,7 +7,12 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
+use serde_json::Value;
+
+use super::azure::{self, AzureArgs};
 use super::{Error, GlobalArgs, Printer};
+use crate::arm::ArmClient;
+use crate::azure::Kind;
 use crate::config::{Config, Strategy};
 use crate::policy::{self, NamedValue};
 
@@ -20,6 +26,30 @@ pub struct Args {
 pub enum PolicyCommand {
     /// Print the API policy XML rendered from the config (the same config renders the same bytes).
     Render(RenderArgs),
+    /// Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift.
+    Diff(RemoteArgs),
+    /// Push the rendered policy to the deployed API (after showing the diff).
+    Push(PushArgs),
+    /// Print the API policy as deployed.
+    Show(RemoteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoteArgs {
+    /// The strategy to render; defaults to `[apim] strategy`.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    pub what_if: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +83,111 @@ impl From<StrategyArg> for Strategy {
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     match args.command {
         PolicyCommand::Render(render) => run_render(global, render, printer),
+        PolicyCommand::Diff(remote) => {
+            let target = Target::new(global, &remote)?;
+            super::runtime()?.block_on(target.diff(printer))
+        }
+        PolicyCommand::Push(push) => {
+            let target = Target::new(global, &push.remote)?;
+            super::runtime()?.block_on(target.push(push.what_if, printer))
+        }
+        PolicyCommand::Show(remote) => {
+            let target = Target::new(global, &remote)?;
+            super::runtime()?.block_on(target.show(printer))
+        }
+    }
+}
+
+/// The deployed API policy and the rendered one it should equal.
+struct Target {
+    client: ArmClient,
+    id: String,
+    rendered: String,
+}
+
+impl Target {
+    fn new(global: &GlobalArgs, remote: &RemoteArgs) -> Result<Target, Error> {
+        let config = Config::load(&global.config)?;
+        let strategy = remote.strategy.map_or_else(|| policy::configured_strategy(&config), Strategy::from);
+        let rendered = render(&global.config, &config, strategy)?;
+        let stack = azure::stack(&global.config, &config)?;
+        let id = azure::resource_id(&stack, Kind::ApiPolicy).to_string();
+        Ok(Target { client: remote.azure.client()?, id, rendered })
+    }
+
+    /// The deployed document, `None` when the API has no policy (or does not exist).
+    async fn deployed(&self) -> Result<Option<String>, Error> {
+        let current = self
+            .client
+            .get_optional(&self.id, Kind::ApiPolicy.api_version())
+            .await
+            .map_err(|e| Error::failure(format!("cannot read the deployed policy: {e}")))?;
+        Ok(current.and_then(|v| v.pointer("/properties/value").and_then(Value::as_str).map(str::to_string)))
+    }
+
+    /// The drift as a unified diff; a missing policy differs from everything.
+    async fn drift(&self) -> Result<Option<String>, Error> {
+        match self.deployed().await? {
+            None => Ok(Some(format!("--- deployed (none)\n+++ rendered\n{}", self.rendered))),
+            Some(deployed) => policy::diff(&deployed, &self.rendered)
+                .map_err(|e| Error::failure(format!("cannot compare with the deployed policy: {e}"))),
+        }
+    }
+
+    async fn diff(&self, printer: &Printer) -> Result<ExitCode, Error> {
+        let drift = self.drift().await?;
+        if printer.json() {
+            printer.print_json(&serde_json::json!({"drift": drift.is_some(), "diff": drift}))?;
+        } else if let Some(diff) = &drift {
+            printer.line(diff.trim_end())?;
+        } else {
+            printer.line("The deployed policy matches the config.")?;
+        }
+        match drift {
+            Some(_) => Err(Error::drift("the deployed policy differs from the config (fix: `oai-lb policy push`)")),
+            None => Ok(ExitCode::SUCCESS),
+        }
+    }
+
+    async fn push(&self, what_if: bool, printer: &Printer) -> Result<ExitCode, Error> {
+        let Some(diff) = self.drift().await? else {
+            printer.note("The deployed policy already matches the config; nothing to push.");
+            return self.report(printer, false, false);
+        };
+        if !printer.json() {
+            printer.line(diff.trim_end())?;
+        }
+        if what_if {
+            printer.note("What-if: the policy above would be pushed; nothing was written.");
+            return self.report(printer, true, false);
+        }
+        let body = serde_json::json!({"properties": {"format": policy::POLICY_FORMAT, "value": self.rendered}});
+        self.client.put_json(&self.id, Kind::ApiPolicy.api_version(), &body, None).await.map_err(|e| {
+            Error::failure(format!(
+                "cannot push the policy: {e} (fix: run `oai-lb deploy` first if a named value or backend is missing)"
+            ))
+        })?;
+        printer.note("Pushed the policy.");
+        self.report(printer, true, true)
+    }
+
+    fn report(&self, printer: &Printer, changed: bool, pushed: bool) -> Result<ExitCode, Error> {
+        if printer.json() {
+            printer.print_json(&serde_json::json!({"changed": changed, "pushed": pushed}))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn show(&self, printer: &Printer) -> Result<ExitCode, Error> {
+        let deployed = self.deployed().await?.ok_or_else(|| {
+            Error::failure("the API has no policy deployed (fix: `oai-lb deploy` or `oai-lb policy push`)")
+        })?;
+        if printer.json() {
+            printer.print_json(&serde_json::json!({"policy": deployed}))?;
+        } else {
+            printer.line(deployed.trim_end())?;
+        }
+        Ok(ExitCode::SUCCESS)
     }
 }
 
