@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -288,6 +289,24 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'oai-lb;destroy' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Delete without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--keep-openai', '--keep-openai', [CompletionResultType]::ParameterName, 'Keep the OpenAI accounts, their deployments and the resource group')
+            [CompletionResult]::new('--purge', '--purge', [CompletionResultType]::ParameterName, 'Also purge the deleted OpenAI accounts, so their names can be reused at once')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'List what would be deleted, and delete nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'oai-lb;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -322,6 +341,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -372,6 +392,9 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;help;status' {
+            break
+        }
+        'oai-lb;help;destroy' {
             break
         }
         'oai-lb;help;completions' {

@@ -25,6 +25,9 @@ _oai__lb() {
             oai__lb,deploy)
                 cmd="oai__lb__subcmd__deploy"
                 ;;
+            oai__lb,destroy)
+                cmd="oai__lb__subcmd__destroy"
+                ;;
             oai__lb,help)
                 cmd="oai__lb__subcmd__help"
                 ;;
@@ -78,6 +81,9 @@ _oai__lb() {
                 ;;
             oai__lb__subcmd__help,deploy)
                 cmd="oai__lb__subcmd__help__subcmd__deploy"
+                ;;
+            oai__lb__subcmd__help,destroy)
+                cmd="oai__lb__subcmd__help__subcmd__destroy"
                 ;;
             oai__lb__subcmd__help,help)
                 cmd="oai__lb__subcmd__help__subcmd__help"
@@ -155,7 +161,7 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status completions deploy help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status destroy completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -482,8 +488,38 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__destroy)
+            opts="-y -v -q -h --yes --keep-openai --purge --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve init backends policy status completions deploy help"
+            opts="serve init backends policy status destroy completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -581,6 +617,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__destroy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -259,6 +260,23 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'oai-lb;destroy'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -y 'Delete without asking (required when stdin is not a terminal)'
+            cand --yes 'Delete without asking (required when stdin is not a terminal)'
+            cand --keep-openai 'Keep the OpenAI accounts, their deployments and the resource group'
+            cand --purge 'Also purge the deleted OpenAI accounts, so their names can be reused at once'
+            cand --what-if 'List what would be deleted, and delete nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'oai-lb;completions'= {
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -291,6 +309,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -328,6 +347,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;help;policy;show'= {
         }
         &'oai-lb;help;status'= {
+        }
+        &'oai-lb;help;destroy'= {
         }
         &'oai-lb;help;completions'= {
         }

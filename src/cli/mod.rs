@@ -5,6 +5,7 @@ mod azure;
 mod backends;
 pub mod completions;
 mod deploy;
+mod destroy;
 mod init;
 mod output;
 pub mod policy;
@@ -61,6 +62,8 @@ pub enum Command {
     Policy(policy::Args),
     /// Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift).
     Status(status::Args),
+    /// Delete what deploy created, after confirmation (--yes in scripts).
+    Destroy(destroy::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Policy(args) => policy::run(&cli.global, args, &printer),
         Command::Completions(args) => completions::run(args, &printer),
         Command::Status(args) => status::run(&cli.global, args, &printer),
+        Command::Destroy(args) => destroy::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
     }
 }
