@@ -43,8 +43,11 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--allow-unauthenticated', '--allow-unauthenticated', [CompletionResultType]::ParameterName, 'Allow listening on a non-loopback address without client keys')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')

@@ -1071,12 +1071,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__serve)
-            opts="-v -q -h --config --output --verbose --quiet --help"
+            opts="-v -q -h --listen --allow-unauthenticated --workers --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

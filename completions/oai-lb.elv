@@ -39,8 +39,11 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;serve'= {
+            cand --listen 'Listen on this address instead of balancer.listen'
+            cand --workers 'Worker threads, each with its own event loop; default one per core'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
+            cand --allow-unauthenticated 'Allow listening on a non-loopback address without client keys'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'

@@ -40,9 +40,12 @@ complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "destroy" -d 'Delete w
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l workers -d 'Worker threads, each with its own event loop; default one per core' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l allow-unauthenticated -d 'Allow listening on a non-loopback address without client keys'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help'

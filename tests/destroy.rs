@@ -91,7 +91,7 @@ fn deletes_everything_in_reverse_dependency_order() {
     assert!(position("/service/apim-oai-lb") < position("/userAssignedIdentities/"), "APIM runs as the identity");
     assert!(position("/accounts/contoso-east") < position("/deletedAccounts/contoso-east"), "purge after delete");
     assert_eq!(
-        deletes.iter().filter(|p| !p.contains("/deletedAccounts/")).next_back().map(String::as_str),
+        deletes.iter().rfind(|p| !p.contains("/deletedAccounts/")).map(String::as_str),
         Some("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-oai-lb")
     );
     assert!(env.fake.resource_ids().is_empty(), "left behind: {:?}", env.fake.resource_ids());
