@@ -34,6 +34,9 @@ _oai__lb() {
             oai__lb,init)
                 cmd="oai__lb__subcmd__init"
                 ;;
+            oai__lb,named-values)
+                cmd="oai__lb__subcmd__named__subcmd__values"
+                ;;
             oai__lb,policy)
                 cmd="oai__lb__subcmd__policy"
                 ;;
@@ -91,6 +94,9 @@ _oai__lb() {
             oai__lb__subcmd__help,init)
                 cmd="oai__lb__subcmd__help__subcmd__init"
                 ;;
+            oai__lb__subcmd__help,named-values)
+                cmd="oai__lb__subcmd__help__subcmd__named__subcmd__values"
+                ;;
             oai__lb__subcmd__help,policy)
                 cmd="oai__lb__subcmd__help__subcmd__policy"
                 ;;
@@ -112,6 +118,15 @@ _oai__lb() {
             oai__lb__subcmd__help__subcmd__backends,set)
                 cmd="oai__lb__subcmd__help__subcmd__backends__subcmd__set"
                 ;;
+            oai__lb__subcmd__help__subcmd__named__subcmd__values,list)
+                cmd="oai__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__list"
+                ;;
+            oai__lb__subcmd__help__subcmd__named__subcmd__values,remove)
+                cmd="oai__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__remove"
+                ;;
+            oai__lb__subcmd__help__subcmd__named__subcmd__values,set)
+                cmd="oai__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__set"
+                ;;
             oai__lb__subcmd__help__subcmd__policy,diff)
                 cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__diff"
                 ;;
@@ -123,6 +138,30 @@ _oai__lb() {
                 ;;
             oai__lb__subcmd__help__subcmd__policy,show)
                 cmd="oai__lb__subcmd__help__subcmd__policy__subcmd__show"
+                ;;
+            oai__lb__subcmd__named__subcmd__values,help)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__help"
+                ;;
+            oai__lb__subcmd__named__subcmd__values,list)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__list"
+                ;;
+            oai__lb__subcmd__named__subcmd__values,remove)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__remove"
+                ;;
+            oai__lb__subcmd__named__subcmd__values,set)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__set"
+                ;;
+            oai__lb__subcmd__named__subcmd__values__subcmd__help,help)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__help"
+                ;;
+            oai__lb__subcmd__named__subcmd__values__subcmd__help,list)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__list"
+                ;;
+            oai__lb__subcmd__named__subcmd__values__subcmd__help,remove)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__remove"
+                ;;
+            oai__lb__subcmd__named__subcmd__values__subcmd__help,set)
+                cmd="oai__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__set"
                 ;;
             oai__lb__subcmd__policy,diff)
                 cmd="oai__lb__subcmd__policy__subcmd__diff"
@@ -161,7 +200,7 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status destroy completions deploy help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status named-values destroy completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,7 +558,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve init backends policy status destroy completions deploy help"
+            opts="serve init backends policy status named-values destroy completions deploy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -661,6 +700,62 @@ _oai__lb() {
         oai__subcmd__lb__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__named__subcmd__values)
+            opts="set list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__named__subcmd__values__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -814,6 +909,192 @@ _oai__lb() {
                     return 0
                     ;;
                 --backend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values)
+            opts="-v -q -h --config --output --verbose --quiet --help set list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__help)
+            opts="set list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__list)
+            opts="-v -q -h --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__remove)
+            opts="-v -q -h --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__set)
+            opts="-v -q -h --from-env --secret --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

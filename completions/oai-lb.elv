@@ -33,6 +33,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
             cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
@@ -263,6 +264,74 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'oai-lb;named-values'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;named-values;set'= {
+            cand --from-env 'Read the value from this environment variable'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --secret 'Store it encrypted; it is never shown again'
+            cand --what-if 'Show what would change and write nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;list'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;remove'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --what-if 'Show what would change and write nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;help'= {
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;named-values;help;set'= {
+        }
+        &'oai-lb;named-values;help;list'= {
+        }
+        &'oai-lb;named-values;help;remove'= {
+        }
+        &'oai-lb;named-values;help;help'= {
+        }
         &'oai-lb;destroy'= {
             cand --credential 'Where the Entra ID token comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
@@ -312,6 +381,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand backends 'Add, list, change or remove backends in oai-lb.toml'
             cand policy 'Render the APIM policy from the config'
             cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
             cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
@@ -350,6 +420,17 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;help;policy;show'= {
         }
         &'oai-lb;help;status'= {
+        }
+        &'oai-lb;help;named-values'= {
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+        }
+        &'oai-lb;help;named-values;set'= {
+        }
+        &'oai-lb;help;named-values;list'= {
+        }
+        &'oai-lb;help;named-values;remove'= {
         }
         &'oai-lb;help;destroy'= {
         }

@@ -2,14 +2,10 @@
 //! converges APIM, out-of-band changes show up as drift (exit 3), `--what-if` and
 //! `--local-only` write nothing to Azure.
 
+mod apim;
 mod fake_arm;
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-use fake_arm::{FakeArm, Options};
-
-const APIM: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-oai-lb/providers/Microsoft.ApiManagement/service/apim-oai-lb";
+use apim::{APIM, Env, stdout};
 
 const CONFIG: &str = r#"# Keep this comment.
 [azure]
@@ -29,54 +25,9 @@ priority = 1
 auth = "entra"
 "#;
 
-struct Env {
-    fake: FakeArm,
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let fake = FakeArm::start(Options::default());
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("oai-lb.toml");
-        std::fs::write(&config, CONFIG).unwrap();
-        Env { fake, _dir: dir, config }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("oai-lb").unwrap();
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("OAI_LB_ARM_ENDPOINT", &self.fake.url)
-            .env("OAI_LB_CREDENTIAL", "cli")
-            .env("PATH", fake_arm::path_with_fake_az())
-            .env("OAI_LB_ARM_POLL_MS", "5")
-            .env("OAI_LB_ARM_RETRY_BASE_MS", "5")
-            .write_stdin("")
-            .timeout(std::time::Duration::from_secs(60));
-        cmd
-    }
-
-    fn deployed() -> Env {
-        let env = Env::new();
-        env.cmd(&["deploy", "--yes"]).assert().success();
-        env
-    }
-
-    fn exists(&self, id: &str) -> bool {
-        self.fake.resource(id).is_some()
-    }
-}
-
-fn stdout(assert: assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
-}
-
 #[test]
 fn deploy_then_status_check_finds_no_drift_and_the_rendered_policy_was_accepted() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     assert!(env.fake.rejections().is_empty(), "{:?}", env.fake.rejections());
     let policy = env.fake.resource(&format!("{APIM}/apis/openai/policies/policy")).expect("policy deployed");
     assert_eq!(policy["properties"]["format"], "xml");
@@ -88,7 +39,7 @@ fn deploy_then_status_check_finds_no_drift_and_the_rendered_policy_was_accepted(
 
 #[test]
 fn backends_add_set_remove_converge_apim() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     env.cmd(&[
         "backends",
         "add",
@@ -113,7 +64,7 @@ fn backends_add_set_remove_converge_apim() {
     assert!(list["properties"]["value"].as_str().unwrap().contains("\"id\":\"west\",\"priority\":1"));
 
     env.cmd(&["backends", "remove", "west"]).assert().success();
-    assert!(!env.exists(&format!("{APIM}/backends/west")), "a removed backend is deleted from APIM");
+    assert!(env.fake.resource(&format!("{APIM}/backends/west")).is_none(), "a removed backend is deleted from APIM");
     env.cmd(&["status", "--check"]).assert().success();
     assert!(std::fs::read_to_string(&env.config).unwrap().starts_with("# Keep this comment."));
     assert!(env.fake.rejections().is_empty(), "{:?}", env.fake.rejections());
@@ -121,7 +72,7 @@ fn backends_add_set_remove_converge_apim() {
 
 #[test]
 fn what_if_and_local_only_write_nothing_to_azure() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     let before = env.fake.writes();
     let out = stdout(
         env.cmd(&["backends", "add", "west", "--url", "https://west.openai.azure.com", "--priority", "2", "--what-if"])
@@ -144,7 +95,7 @@ fn what_if_and_local_only_write_nothing_to_azure() {
 
 #[test]
 fn policy_diff_finds_an_out_of_band_edit_and_push_repairs_it() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     // Someone switches the policy by hand (here: the pool strategy's document).
     env.cmd(&["policy", "push", "--strategy", "pool"]).assert().success();
     let out = env.cmd(&["policy", "diff"]).assert().code(3).get_output().clone();
@@ -166,7 +117,7 @@ fn policy_diff_finds_an_out_of_band_edit_and_push_repairs_it() {
 
 #[test]
 fn commands_on_apim_need_the_azure_sections() {
-    let env = Env::new();
+    let env = Env::new(CONFIG);
     std::fs::write(&env.config, "[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n").unwrap();
     for args in [&["status"][..], &["policy", "diff"]] {
         let out = env.cmd(args).assert().code(2).get_output().stderr.clone();

@@ -1,11 +1,9 @@
 //! `oai-lb destroy` against the fake ARM: what it deletes, in which order, and when it asks.
 
+mod apim;
 mod fake_arm;
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-use fake_arm::{FakeArm, Options};
+use apim::Env;
 
 const CONFIG: &str = r#"
 [azure]
@@ -24,67 +22,33 @@ location = "eastus"
 deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }]
 "#;
 
-struct Env {
-    fake: FakeArm,
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Env {
-    fn deployed() -> Env {
-        let fake = FakeArm::start(Options::default());
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("oai-lb.toml");
-        std::fs::write(&config, CONFIG).unwrap();
-        let env = Env { fake, _dir: dir, config };
-        env.cmd(&["deploy", "--yes"]).assert().success();
-        assert!(!env.fake.resource_ids().is_empty());
-        env
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("oai-lb").unwrap();
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("OAI_LB_ARM_ENDPOINT", &self.fake.url)
-            .env("OAI_LB_CREDENTIAL", "cli")
-            .env("PATH", fake_arm::path_with_fake_az())
-            .env("OAI_LB_ARM_POLL_MS", "5")
-            .env("OAI_LB_ARM_RETRY_BASE_MS", "5")
-            .write_stdin("")
-            .timeout(std::time::Duration::from_secs(60));
-        cmd
-    }
-
-    /// The paths of the DELETEs the fake received, in order.
-    fn deletes(&self) -> Vec<String> {
-        self.fake.requests().into_iter().filter(|r| r.method == "DELETE").map(|r| r.path).collect()
-    }
+/// The paths of the DELETEs the fake received, in order.
+fn deletes(env: &Env) -> Vec<String> {
+    env.fake.requests().into_iter().filter(|r| r.method == "DELETE").map(|r| r.path).collect()
 }
 
 #[test]
 fn refuses_without_yes_when_not_on_a_terminal() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     let out = env.cmd(&["destroy"]).assert().code(2).get_output().stderr.clone();
     assert!(String::from_utf8_lossy(&out).contains("--yes"));
-    assert!(env.deletes().is_empty());
+    assert!(deletes(&env).is_empty());
 }
 
 #[test]
 fn what_if_lists_and_deletes_nothing() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     let out = env.cmd(&["destroy", "--what-if"]).assert().success().get_output().stdout.clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("APIM service apim-oai-lb") && out.contains("resource group"), "{out}");
-    assert!(env.deletes().is_empty());
+    assert!(deletes(&env).is_empty());
 }
 
 #[test]
 fn deletes_everything_in_reverse_dependency_order() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     env.cmd(&["destroy", "--yes", "--purge"]).assert().success();
-    let deletes = env.deletes();
+    let deletes = deletes(&env);
     let position = |needle: &str| {
         deletes.iter().position(|p| p.contains(needle)).unwrap_or_else(|| panic!("no DELETE of {needle}: {deletes:?}"))
     };
@@ -101,7 +65,7 @@ fn deletes_everything_in_reverse_dependency_order() {
 
 #[test]
 fn keep_openai_keeps_the_accounts_and_the_group() {
-    let env = Env::deployed();
+    let env = Env::deployed(CONFIG);
     env.cmd(&["destroy", "--yes", "--keep-openai"]).assert().success();
     let ids = env.fake.resource_ids();
     assert!(ids.iter().any(|id| id.ends_with("/accounts/contoso-east")), "{ids:?}");

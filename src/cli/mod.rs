@@ -7,6 +7,7 @@ pub mod completions;
 mod deploy;
 mod destroy;
 mod init;
+mod named_values;
 mod output;
 pub mod policy;
 mod serve;
@@ -62,6 +63,8 @@ pub enum Command {
     Policy(policy::Args),
     /// Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift).
     Status(status::Args),
+    /// Set, list or remove APIM named values (secret values are never printed).
+    NamedValues(named_values::Args),
     /// Delete what deploy created, after confirmation (--yes in scripts).
     Destroy(destroy::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Completions(args) => completions::run(args, &printer),
         Command::Status(args) => status::run(&cli.global, args, &printer),
         Command::Destroy(args) => destroy::run(&cli.global, args, &printer),
+        Command::NamedValues(args) => named_values::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
     }
 }
