@@ -90,7 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a backend to oai-lb.toml')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a backend''s priority, weight or URL')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a backend from oai-lb.toml')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -118,14 +118,17 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;backends;list' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--local-only', '--local-only', [CompletionResultType]::ParameterName, 'Read oai-lb.toml only; do not ask Azure for the deployed state')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;backends;set' {
@@ -163,7 +166,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;backends;help' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a backend to oai-lb.toml')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a backend''s priority, weight or URL')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a backend from oai-lb.toml')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -437,7 +440,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;help;backends' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a backend to oai-lb.toml')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a backend''s priority, weight or URL')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a backend from oai-lb.toml')
             break

@@ -382,12 +382,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__list)
-            opts="-v -q -h --config --output --verbose --quiet --help"
+            opts="-v -q -h --local-only --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

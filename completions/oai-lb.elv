@@ -84,7 +84,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand add 'Add a backend to oai-lb.toml'
-            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand list 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
             cand set 'Change a backend''s priority, weight or URL'
             cand remove 'Remove a backend from oai-lb.toml'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -110,14 +110,17 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;list'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
+            cand --local-only 'Read oai-lb.toml only; do not ask Azure for the deployed state'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;set'= {
             cand --priority 'priority'
@@ -152,7 +155,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;backends;help'= {
             cand add 'Add a backend to oai-lb.toml'
-            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand list 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
             cand set 'Change a backend''s priority, weight or URL'
             cand remove 'Remove a backend from oai-lb.toml'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -393,7 +396,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;help;backends'= {
             cand add 'Add a backend to oai-lb.toml'
-            cand list 'List the configured backends (table, or JSON with --output json)'
+            cand list 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
             cand set 'Change a backend''s priority, weight or URL'
             cand remove 'Remove a backend from oai-lb.toml'
         }

@@ -82,7 +82,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_s
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -s h -l help -d 'Print help'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "add" -d 'Add a backend to oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "list" -d 'List the configured backends (table, or JSON with --output json)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -110,12 +110,21 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l local-only -d 'Read oai-lb.toml only; do not ask Azure for the deployed state'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l priority -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l weight -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l url -r
@@ -152,7 +161,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a backend to oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the configured backends (table, or JSON with --output json)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -357,7 +366,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "add" -d 'Add a backend to oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'

@@ -86,6 +86,12 @@ fn what_if_and_local_only_write_nothing_to_azure() {
         .success();
     assert_eq!(env.fake.writes(), before, "nothing written to Azure");
     assert!(std::fs::read_to_string(&env.config).unwrap().contains("name = \"west\""));
+    let listed = stdout(env.cmd(&["--output", "json", "backends", "list"]).assert().success());
+    let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(rows[0]["deployed"], "in sync");
+    assert_eq!(rows[1]["deployed"], "missing");
+    let local = stdout(env.cmd(&["--output", "json", "backends", "list", "--local-only"]).assert().success());
+    assert!(serde_json::from_str::<serde_json::Value>(&local).unwrap()[1]["deployed"].is_null());
     // Now the config is ahead of Azure: that is drift.
     let out = env.cmd(&["status", "--check"]).assert().code(3).get_output().stdout.clone();
     assert!(String::from_utf8_lossy(&out).contains("backend west: missing"));

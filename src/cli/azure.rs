@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::arm::{ArmClient, ArmSettings};
-use crate::azure::{AzureError, Kind, Stack};
+use crate::azure::{Action, AzureError, Kind, Plan, Stack};
 use crate::config::Config;
 use crate::credential::{Credential, CredentialKind};
 
@@ -54,4 +54,21 @@ pub fn azure_error(e: AzureError) -> Error {
         AzureError::Config { .. } => Error::usage(e.to_string()),
         AzureError::Arm { .. } => Error::failure(e.to_string()),
     }
+}
+
+/// How a deployed resource compares with the config, in words.
+pub fn describe(action: &Action) -> String {
+    match action {
+        Action::Create => "missing".into(),
+        Action::Update { fields } => format!("differs ({})", fields.join(", ")),
+        Action::Unchanged => "in sync".into(),
+    }
+}
+
+/// The state of the resource of `kind` called `label` in a plan.
+pub fn state(plan: &Plan, kind: Kind, label: &str) -> String {
+    plan.changes
+        .iter()
+        .find(|c| c.resource.kind == kind && c.resource.label == label)
+        .map_or_else(|| "unknown".into(), |c| describe(&c.action))
 }

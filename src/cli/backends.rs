@@ -30,8 +30,9 @@ pub struct Args {
 pub enum BackendsCommand {
     /// Add a backend to oai-lb.toml.
     Add(AddArgs),
-    /// List the configured backends (table, or JSON with --output json).
-    List,
+    /// List the configured backends (table, or JSON with --output json), with their deployed
+    /// state when the config has [azure] and [apim].
+    List(ListArgs),
     /// Change a backend's priority, weight or URL.
     Set(SetArgs),
     /// Remove a backend from oai-lb.toml.
@@ -73,6 +74,15 @@ pub struct SyncArgs {
     /// Show what would change in oai-lb.toml and APIM, and write nothing.
     #[arg(long)]
     pub what_if: bool,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Read oai-lb.toml only; do not ask Azure for the deployed state.
+    #[arg(long)]
+    pub local_only: bool,
     #[command(flatten)]
     pub azure: AzureArgs,
 }
@@ -121,7 +131,7 @@ impl From<AuthArg> for BackendAuth {
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let path = global.config.as_path();
     match args.command {
-        BackendsCommand::List => list(path, printer),
+        BackendsCommand::List(args) => list(path, &args, printer),
         BackendsCommand::Add(add) => {
             let auth = add.auth.map(BackendAuth::from).unwrap_or(if add.api_key_env.is_some() {
                 BackendAuth::ApiKey
@@ -289,10 +299,19 @@ struct Row<'a> {
     auth: BackendAuth,
     api_key_env: Option<&'a str>,
     deployments: &'a [String],
+    /// `in sync`, `missing`, `differs (…)`; `None` when Azure was not asked.
+    deployed: Option<String>,
 }
 
-fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
+fn list(path: &Path, args: &ListArgs, printer: &Printer) -> Result<ExitCode, Error> {
     let config = Config::load(path)?;
+    let plan = if args.local_only || config.azure.is_none() || config.apim.is_none() {
+        None
+    } else {
+        let stack = azure::stack(path, &config)?;
+        let client = args.azure.client()?;
+        Some(super::runtime()?.block_on(crate::azure::plan(&client, stack)).map_err(azure::azure_error)?)
+    };
     let rows: Vec<Row<'_>> = config
         .backends
         .iter()
@@ -304,6 +323,7 @@ fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
             auth: b.auth,
             api_key_env: b.api_key_env.as_deref(),
             deployments: &b.deployments,
+            deployed: plan.as_ref().map(|p| azure::state(p, Kind::Backend, &format!("backend {}", b.name))),
         })
         .collect();
     if printer.json() {
@@ -312,21 +332,27 @@ fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["NAME", "PRIORITY", "WEIGHT", "AUTH", "DEPLOYMENTS", "URL"]);
+    let mut header = vec!["NAME", "PRIORITY", "WEIGHT", "AUTH", "DEPLOYMENTS", "URL"];
+    if plan.is_some() {
+        header.push("DEPLOYED");
+    }
+    table.set_header(header);
     for row in &rows {
         let auth = match row.api_key_env {
             Some(env) if row.auth == BackendAuth::ApiKey => format!("api-key (${env})"),
             _ => auth_name(row.auth).to_string(),
         };
         let deployments = if row.deployments.is_empty() { "all".into() } else { row.deployments.join(",") };
-        table.add_row([
+        let mut cells = vec![
             row.name.to_string(),
             row.priority.to_string(),
             row.weight.to_string(),
             auth,
             deployments,
             row.url.to_string(),
-        ]);
+        ];
+        cells.extend(row.deployed.clone());
+        table.add_row(cells);
     }
     if rows.is_empty() {
         printer.note(format!("no backends in {} (add one with `oai-lb backends add`)", path.display()));
@@ -336,13 +362,13 @@ fn list(path: &Path, printer: &Printer) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the file, applies `change` and validates the result as a whole config.
 /// An edited config, validated but not yet written.
 struct Edited {
     text: String,
     config: Config,
 }
 
+/// Reads the file, applies `change` and validates the result as a whole config.
 fn edit(path: &Path, change: impl FnOnce(&mut DocumentMut) -> Result<(), Error>) -> Result<Edited, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::usage(format!(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::azure::{self, AzureArgs};
 use super::{Error, GlobalArgs, Printer};
 use crate::arm::ArmClient;
-use crate::azure::{Action, Kind, Stack};
+use crate::azure::{Kind, Stack};
 use crate::config::Config;
 use crate::policy;
 
@@ -72,7 +72,7 @@ struct Row {
     secret: bool,
     /// The deployed value; `None` for secrets and missing ones.
     value: Option<String>,
-    state: &'static str,
+    state: String,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -165,12 +165,7 @@ async fn list(client: &ArmClient, stack: &Stack, printer: &Printer) -> Result<Ex
                 }
                 _ => None,
             };
-            let state = match c.action {
-                Action::Create => "missing",
-                Action::Update { .. } => "differs from the config",
-                Action::Unchanged => "in sync",
-            };
-            Row { name: name.to_string(), secret, value, state }
+            Row { name: name.to_string(), secret, value, state: azure::describe(&c.action) }
         })
         .collect();
     if printer.json() {
@@ -186,7 +181,7 @@ async fn list(client: &ArmClient, stack: &Stack, printer: &Printer) -> Result<Ex
             (Some(v), false) => shorten(v),
             (None, false) => "-".to_string(),
         };
-        table.add_row([row.name.clone(), row.state.to_string(), value]);
+        table.add_row([row.name.clone(), row.state.clone(), value]);
     }
     printer.line(table)?;
     Ok(ExitCode::SUCCESS)

@@ -48,16 +48,6 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let stack = azure::stack(&global.config, &config)?;
     let client = args.azure.client()?;
     let plan = super::runtime()?.block_on(crate::azure::plan(&client, stack.clone())).map_err(azure::azure_error)?;
-    let state = |kind: Kind, label: &str| {
-        plan.changes.iter().find(|c| c.resource.kind == kind && c.resource.label == label).map_or_else(
-            || "unknown".to_string(),
-            |c| match &c.action {
-                Action::Create => "missing".into(),
-                Action::Update { fields } => format!("differs ({})", fields.join(", ")),
-                Action::Unchanged => "in sync".into(),
-            },
-        )
-    };
     let backends = stack
         .backends
         .iter()
@@ -65,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             name: b.name.clone(),
             priority: b.priority,
             weight: b.weight,
-            deployed: state(Kind::Backend, &format!("backend {}", b.name)),
+            deployed: azure::state(&plan, Kind::Backend, &format!("backend {}", b.name)),
         })
         .collect();
     let policy_label =
@@ -73,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let status = Status {
         gateway_url: plan.outputs.gateway_url.as_deref().map(|g| stack.api_url(g)),
         backends,
-        policy: policy_label.map_or_else(|| "unknown".into(), |l| state(Kind::ApiPolicy, &l)),
+        policy: policy_label.map_or_else(|| "unknown".into(), |l| azure::state(&plan, Kind::ApiPolicy, &l)),
         drift: drift(&plan),
     };
     print(printer, &status)?;
@@ -111,12 +101,7 @@ fn print(printer: &Printer, status: &Status) -> Result<(), Error> {
     } else {
         printer.line(format!("Drift: {} resource(s) differ from the config:", status.drift.len()))?;
         for d in &status.drift {
-            let what = match &d.action {
-                Action::Create => "missing".to_string(),
-                Action::Update { fields } => format!("differs in {}", fields.join(", ")),
-                Action::Unchanged => continue,
-            };
-            printer.line(format!("  {}: {what}", d.resource))?;
+            printer.line(format!("  {}: {}", d.resource, azure::describe(&d.action)))?;
         }
     }
     Ok(())
