@@ -84,6 +84,18 @@ pub struct ApimSection {
     pub api_path: String,
     #[serde(default)]
     pub strategy: Strategy,
+    /// Clients send Entra tokens, validated by the policy, instead of subscription keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Entra client authentication at the gateway: the token's audience and the one client
+/// application allowed to call. The tenant is `[azure] tenant_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuth {
+    pub audience: String,
+    pub client_id: String,
 }
 
 fn default_apim_sku() -> String {
@@ -429,15 +441,24 @@ impl Config {
                 ));
             }
         }
-        if let Some(apim) = &self.apim
-            && !APIM_SKUS.contains(&apim.sku.as_str())
-        {
-            return Err(ConfigError::new(
-                path,
-                "apim.sku",
-                format!("`{}` is not an APIM SKU", apim.sku),
-                format!("use one of {}", APIM_SKUS.join(", ")),
-            ));
+        if let Some(apim) = &self.apim {
+            if !APIM_SKUS.contains(&apim.sku.as_str()) {
+                return Err(ConfigError::new(
+                    path,
+                    "apim.sku",
+                    format!("`{}` is not an APIM SKU", apim.sku),
+                    format!("use one of {}", APIM_SKUS.join(", ")),
+                ));
+            }
+            let has_tenant = self.azure.as_ref().is_some_and(|a| a.tenant_id.as_deref().is_some_and(|t| !t.is_empty()));
+            if apim.client_auth.is_some() && !has_tenant {
+                return Err(ConfigError::new(
+                    path,
+                    "azure.tenant_id",
+                    "[apim.client_auth] validates Entra tokens, which needs the tenant",
+                    "add tenant_id = \"<your Entra tenant id>\" under [azure]",
+                ));
+            }
         }
         Ok(())
     }

@@ -1,44 +1,18 @@
-//! SEAM: the API policy until `src/policy` (written in parallel) is connected here. The
-//! owner replaces the body of [`policy_xml`] with a call into `crate::policy`; `deploy` and
-//! its tests only rely on it returning valid `rawxml` that names existing backends and
-//! named values.
+//! The API policy and the backend list it reads, from `crate::policy` (the renderer shared
+//! with `oai-lb policy render` and the Bicep).
 
-use super::GatewayBackend;
-use super::stack::{CLIENT_ID_VALUE, POOL_ID};
-use crate::config::{BackendAuth, Config, Strategy};
+use super::AzureError;
+use crate::config::Config;
+use crate::policy::{self, PolicyError};
 
-/// A minimal valid policy: Entra auth to the backends through the identity (when any
-/// backend uses it) and `set-backend-service` to the first backend, or to the pool with the
-/// `pool` strategy.
-pub fn policy_xml(config: &Config, backends: &[GatewayBackend]) -> String {
-    let pool = config.apim.as_ref().is_some_and(|a| a.strategy == Strategy::Pool);
-    let target = if pool { POOL_ID } else { backends.first().map(|b| b.name.as_str()).unwrap_or(POOL_ID) };
-    let entra = if backends.iter().any(|b| b.auth == BackendAuth::Entra) {
-        format!(
-            r#"
-    <authentication-managed-identity resource="https://cognitiveservices.azure.com" client-id="{{{{{CLIENT_ID_VALUE}}}}}" output-token-variable-name="msi-access-token" ignore-error="false" />
-    <set-header name="Authorization" exists-action="override">
-      <value>@("Bearer " + (string)context.Variables["msi-access-token"])</value>
-    </set-header>"#
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        r#"<policies>
-  <inbound>
-    <base />{entra}
-    <set-backend-service backend-id="{target}" />
-  </inbound>
-  <backend>
-    <forward-request buffer-request-body="true" />
-  </backend>
-  <outbound>
-    <base />
-  </outbound>
-  <on-error>
-    <base />
-  </on-error>
-</policies>"#
-    )
+/// The rendered API policy for the config's strategy.
+pub fn policy_xml(config: &Config) -> Result<String, AzureError> {
+    policy::render(config, policy::configured_strategy(config)).map_err(|e| AzureError::Config {
+        problem: e.to_string(),
+        fix: match e {
+            PolicyError::NoBackends => "add a [[backends]] or [[openai]] table".into(),
+            PolicyError::BackendListTooLong { .. } => "use strategy = \"pool\" under [apim]".into(),
+            PolicyError::Malformed(_) => "report this as a bug".into(),
+        },
+    })
 }

@@ -324,18 +324,30 @@ impl Stack {
         );
         s.resources[client_id].needs_identity = true;
         values.push(client_id);
-        let list: Vec<Value> = backends
-            .iter()
-            .map(|b| json!({"name": b.name, "url": b.url, "priority": b.priority, "weight": b.weight}))
-            .collect();
         values.push(s.add(
             Kind::NamedValue,
             format!("named value {BACKENDS_VALUE}"),
             format!("{apim_id}/namedValues/{BACKENDS_VALUE}"),
-            json!({"properties": {"displayName": BACKENDS_VALUE, "value": Value::Array(list).to_string(), "secret": false}}),
+            json!({"properties": {"displayName": BACKENDS_VALUE, "value": crate::policy::backends_named_value(config), "secret": false}}),
             Some(service),
             &[],
         ));
+        // The Entra client-auth values the policy's validate-jwt reads, when configured.
+        let strategy = crate::policy::configured_strategy(config);
+        for nv in crate::policy::required_named_values(config, strategy) {
+            let crate::policy::NamedValueSource::Text(value) = nv.value else { continue };
+            if nv.name == BACKENDS_VALUE {
+                continue;
+            }
+            values.push(s.add(
+                Kind::NamedValue,
+                format!("named value {}", nv.name),
+                format!("{apim_id}/namedValues/{}", nv.name),
+                json!({"properties": {"displayName": nv.name, "value": value, "secret": nv.secret}}),
+                Some(service),
+                &[],
+            ));
+        }
         for b in &backends {
             let Some(value_name) = &b.key_named_value else { continue };
             let env = config
@@ -430,12 +442,12 @@ impl Stack {
         let api =
             s.add(Kind::Api, format!("API {API_ID} (/{})", apim.api_path), api_id.clone(), body, Some(service), &[]);
         policy_deps.push(api);
-        let xml = policy::policy_xml(config, &backends);
+        let xml = policy::policy_xml(config)?;
         s.add(
             Kind::ApiPolicy,
             format!("policy of API {API_ID}"),
             format!("{api_id}/policies/policy"),
-            json!({"properties": {"format": "rawxml", "value": xml}}),
+            json!({"properties": {"format": crate::policy::POLICY_FORMAT, "value": xml}}),
             Some(api),
             &policy_deps,
         );

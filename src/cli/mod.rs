@@ -1,11 +1,19 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod azure;
+mod backends;
+pub mod completions;
 mod deploy;
+mod destroy;
+mod init;
+mod named_values;
 mod output;
+pub mod policy;
 mod probe;
 mod serve;
 mod simulate;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +57,20 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Write a commented oai-lb.toml (asks on a terminal, from flags otherwise).
+    Init(init::Args),
+    /// Add, list, change or remove backends in oai-lb.toml.
+    Backends(backends::Args),
+    /// Render the APIM policy from the config.
+    Policy(policy::Args),
+    /// Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift).
+    Status(status::Args),
+    /// Set, list or remove APIM named values (secret values are never printed).
+    NamedValues(named_values::Args),
+    /// Delete what deploy created, after confirmation (--yes in scripts).
+    Destroy(destroy::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
     Deploy(deploy::Args),
     /// Drive traffic at an endpoint and watch each backend's throttle state.
@@ -63,6 +85,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Init(args) => init::run(&cli.global, args, &printer),
+        Command::Backends(args) => backends::run(&cli.global, args, &printer),
+        Command::Policy(args) => policy::run(&cli.global, args, &printer),
+        Command::Completions(args) => completions::run(args, &printer),
+        Command::Status(args) => status::run(&cli.global, args, &printer),
+        Command::Destroy(args) => destroy::run(&cli.global, args, &printer),
+        Command::NamedValues(args) => named_values::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
         Command::Probe(args) => probe::run(&cli.global, args, &printer),
         Command::Simulate(args) => simulate::run(&cli.global, args, &printer),

@@ -1,0 +1,174 @@
+// oai-lb as Bicep: the stack `oai-lb deploy` converges, for teams that deploy with IaC.
+//
+//   oai-lb policy render --config bicep/oai-lb.toml --out bicep/policy.xml
+//   az deployment sub create --location eastus --template-file bicep/main.bicep \
+//     --parameters bicep/main.parameters.json
+//
+// Resource types and api-versions are the ones the CLI calls (see tests/bicep.rs).
+targetScope = 'subscription'
+
+@description('The resource group that holds everything.')
+param resourceGroupName string = 'rg-oai-lb'
+
+@description('Region of the resource group, the identity and APIM.')
+param location string = 'eastus'
+
+@description('Name of the user-assigned identity APIM calls Azure OpenAI with.')
+param identityName string = 'id-oai-lb'
+
+@description('Globally unique APIM service name.')
+param apimName string
+
+@allowed([
+  'Developer'
+  'Basic'
+  'Standard'
+  'Premium'
+  'BasicV2'
+  'StandardV2'
+  'Consumption'
+])
+param apimSku string = 'Developer'
+
+param publisherEmail string
+param publisherName string
+
+@description('Path of the OpenAI API on the gateway: https://<apim>.azure-api.net/<apiPath>.')
+param apiPath string = 'openai'
+
+@description('Azure OpenAI accounts to create, each with its model deployments and its place in the balancing order (priority 1 is preferred).')
+param openAiAccounts array
+
+var apiName = 'oai-lb'
+var poolId = 'oai-lb-pool'
+
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
+  name: resourceGroupName
+  location: location
+}
+
+module identity 'modules/identity.bicep' = {
+  scope: rg
+  name: 'oai-lb-identity'
+  params: {
+    name: identityName
+    location: location
+  }
+}
+
+module openai 'modules/openai.bicep' = [
+  for account in openAiAccounts: {
+    scope: rg
+    name: 'oai-lb-openai-${account.name}'
+    params: {
+      name: account.name
+      location: account.location
+      deployments: account.deployments
+    }
+  }
+]
+
+module roles 'modules/roles.bicep' = [
+  for (account, i) in openAiAccounts: {
+    scope: rg
+    name: 'oai-lb-roles-${account.name}'
+    params: {
+      accountName: openai[i].outputs.name
+      principalId: identity.outputs.principalId
+    }
+  }
+]
+
+module apim 'modules/apim.bicep' = {
+  scope: rg
+  name: 'oai-lb-apim'
+  params: {
+    name: apimName
+    location: location
+    sku: apimSku
+    publisherEmail: publisherEmail
+    publisherName: publisherName
+    identityId: identity.outputs.id
+  }
+}
+
+// The list the smart policy reads; the same shape `oai-lb policy render` documents, with a
+// hash that changes with the list so the policy's cooldown cache starts fresh.
+var backendList = [
+  for (account, i) in openAiAccounts: {
+    id: account.name
+    priority: account.priority
+    weight: account.?weight ?? 1
+    auth: 'entra'
+    deployments: map(account.deployments, d => d.name)
+  }
+]
+
+module namedValues 'modules/named-values.bicep' = {
+  scope: rg
+  name: 'oai-lb-named-values'
+  params: {
+    apimName: apim.outputs.name
+    values: [
+      {
+        name: 'oai-lb-backends'
+        value: string({
+          hash: uniqueString(string(backendList))
+          backends: backendList
+        })
+        secret: false
+      }
+      {
+        name: 'oai-lb-identity-client-id'
+        value: identity.outputs.clientId
+        secret: false
+      }
+    ]
+  }
+}
+
+module backends 'modules/backends.bicep' = {
+  scope: rg
+  name: 'oai-lb-backends'
+  params: {
+    apimName: apim.outputs.name
+    poolId: poolId
+    backends: [
+      for (account, i) in openAiAccounts: {
+        id: account.name
+        url: '${openai[i].outputs.endpoint}openai'
+        priority: account.priority
+        weight: account.?weight ?? 1
+      }
+    ]
+  }
+}
+
+module api 'modules/api.bicep' = {
+  scope: rg
+  name: 'oai-lb-api'
+  params: {
+    apimName: apim.outputs.name
+    apiName: apiName
+    apiPath: apiPath
+    policyXml: loadTextContent('policy.xml')
+  }
+  // APIM rejects a policy that names a missing named value or backend.
+  dependsOn: [
+    namedValues
+    backends
+  ]
+}
+
+module subscription 'modules/subscription.bicep' = {
+  scope: rg
+  name: 'oai-lb-subscription'
+  params: {
+    apimName: apim.outputs.name
+    apiName: api.outputs.name
+  }
+}
+
+output gatewayUrl string = '${apim.outputs.gatewayUrl}/${apiPath}'
+output identityClientId string = identity.outputs.clientId
+output subscriptionName string = subscription.outputs.name
