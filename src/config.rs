@@ -429,15 +429,15 @@ impl Config {
                 ));
             }
         }
-        if let Some(apim) = &self.apim {
-            if !APIM_SKUS.contains(&apim.sku.as_str()) {
-                return Err(ConfigError::new(
-                    path,
-                    "apim.sku",
-                    format!("`{}` is not an APIM SKU", apim.sku),
-                    format!("use one of {}", APIM_SKUS.join(", ")),
-                ));
-            }
+        if let Some(apim) = &self.apim
+            && !APIM_SKUS.contains(&apim.sku.as_str())
+        {
+            return Err(ConfigError::new(
+                path,
+                "apim.sku",
+                format!("`{}` is not an APIM SKU", apim.sku),
+                format!("use one of {}", APIM_SKUS.join(", ")),
+            ));
         }
         Ok(())
     }

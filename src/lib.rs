@@ -3,6 +3,8 @@
 //! See ARCHITECTURE.md for the map. The binary is `src/main.rs`; everything else is here so
 //! integration tests and benchmarks can drive the same code.
 
+pub mod arm;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod credential;

@@ -1,6 +1,7 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod deploy;
 mod output;
 mod probe;
 mod serve;
@@ -48,6 +49,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the embedded load balancer: a local reverse proxy in front of the backends.
     Serve(serve::Args),
+    /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
+    Deploy(deploy::Args),
     /// Drive traffic at an endpoint and watch each backend's throttle state.
     Probe(probe::Args),
     /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     printer.init_logging();
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
+        Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
         Command::Probe(args) => probe::run(&cli.global, args, &printer),
         Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
     }

@@ -1,12 +1,58 @@
 //! `oai-lb serve`: the embedded local balancer.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use super::{Error, GlobalArgs, Printer};
+use crate::config::Config;
+use crate::proxy::{ProxyError, ServeOptions, Server};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Listen on this address instead of balancer.listen.
+    #[arg(long, env = "OAI_LB_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Allow listening on a non-loopback address without client keys.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+    /// Worker threads, each with its own event loop; default one per core.
+    #[arg(long, env = "OAI_LB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+}
 
-pub fn run(_global: &GlobalArgs, _args: Args, _printer: &Printer) -> Result<ExitCode, Error> {
-    Err(Error::failure("serve is being written"))
+pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let config = Config::load(&global.config)?;
+    let options = ServeOptions {
+        listen: args.listen,
+        allow_unauthenticated: args.allow_unauthenticated,
+        config_path: Some(global.config.clone()),
+        workers: args.workers.map(usize::from),
+    };
+    super::runtime()?.block_on(async {
+        let server = Server::bind(config, options).await.map_err(|e| match e {
+            ProxyError::Bind { .. } => Error::failure(e.to_string()),
+            _ => Error::usage(e.to_string()),
+        })?;
+        printer.note(format!(
+            "oai-lb listening on http://{} (config {}, reloads on change or SIGHUP)",
+            server.local_addr(),
+            global.config.display()
+        ));
+        server.run(shutdown_signal()).await.map_err(|e| Error::failure(e.to_string()))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,1 +1,316 @@
-//! The embedded balancer (being written).
+//! The embedded balancer: a hyper server that runs the `src/lb` algorithm in front of the
+//! configured backends.
+//!
+//! Architecture invariant: nothing here blocks a runtime thread or holds a lock across an
+//! `.await`; request bodies are buffered once (for replay on failover), response bodies are
+//! never buffered.
+
+mod auth;
+mod body;
+mod forward;
+mod metrics;
+mod reply;
+mod runtime;
+mod shared_state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
+pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
+pub use runtime::BuildError;
+
+use crate::config::Config;
+use metrics::Totals;
+use runtime::Runtime;
+use shared_state::SharedCooldowns;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the config file is checked for changes.
+const RELOAD_POLL: Duration = Duration::from_secs(1);
+
+/// Options of `oai-lb serve` that are not in the config file.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Listen here instead of `balancer.listen`.
+    pub listen: Option<SocketAddr>,
+    /// Allow a non-loopback address without client keys.
+    pub allow_unauthenticated: bool,
+    /// Reload from this file on SIGHUP or when it changes.
+    pub config_path: Option<PathBuf>,
+    /// Worker threads (one event loop each); default: one per core.
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(
+        "refusing to listen on {0} without client keys: anyone who can reach it could spend your quota (fix: set balancer.client_keys_env, listen on 127.0.0.1, or pass --allow-unauthenticated)"
+    )]
+    Unauthenticated(SocketAddr),
+    #[error("cannot listen on {addr}: {source} (fix: choose another address with --listen)")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Config(#[from] BuildError),
+    #[error("{0}")]
+    SharedState(#[from] shared_state::SharedStateError),
+    #[error("no backends configured (fix: add a [[backends]] section to the config)")]
+    NoBackends,
+}
+
+pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// State shared by every worker thread.
+pub(crate) struct Shared {
+    runtime: Arc<ArcSwap<Runtime>>,
+    totals: Totals,
+    connect_timeout: Duration,
+    /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
+    shared_state: Option<SharedCooldowns>,
+}
+
+impl Shared {
+    fn shared_state_view(&self) -> Option<SharedStateView> {
+        self.shared_state.as_ref().map(|s| SharedStateView { url: s.url().to_string(), healthy: s.healthy() })
+    }
+    fn shared_state_healthy(&self) -> Option<bool> {
+        self.shared_state.as_ref().map(SharedCooldowns::healthy)
+    }
+}
+
+/// What one worker thread's connections use: the shared state and the worker's own
+/// upstream connection pool, so a request's client side and backend side are driven by
+/// the same thread (no cross-thread wake-ups on the hot path).
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    client: UpstreamClient,
+}
+
+/// A bound, not yet running balancer.
+pub struct Server {
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    options: ServeOptions,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Validates the config into a runtime, applies the listen-address safety rule and binds.
+    pub async fn bind(config: Config, options: ServeOptions) -> Result<Server, ProxyError> {
+        if config.backends.is_empty() {
+            return Err(ProxyError::NoBackends);
+        }
+        let listen = options.listen.unwrap_or_else(|| config.listen_addr());
+        let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
+        let runtime = Runtime::build(&config, None, Instant::now())?;
+        if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
+            return Err(ProxyError::Unauthenticated(listen));
+        }
+        let bind_error = |source| ProxyError::Bind { addr: listen, source };
+        let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let runtime = Arc::new(ArcSwap::from_pointee(runtime));
+        let shared_state = match &config.balancer.shared_state {
+            Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
+            None => None,
+        };
+        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
+        Ok(Server { listener, shared, options, local_addr })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to reload the config from outside (tests, embedders).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            shared: Arc::clone(&self.shared),
+            allow_unauthenticated: self.options.allow_unauthenticated,
+            listen: self.local_addr,
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests (up to 30 s).
+    ///
+    /// Connections are served by one single-threaded runtime per core (`workers`), all
+    /// accepting from the same socket, the way nginx runs one event loop per worker.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
+        let reloader = self.reloader();
+        let Server { listener, shared, options, local_addr } = self;
+        let watcher = options.config_path.clone().map(|path| tokio::spawn(watch_config(path, reloader)));
+        let workers = options.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut finished = Vec::with_capacity(workers);
+        for n in 0..workers {
+            let listener = listener.try_clone().map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
+            let shared = Arc::clone(&shared);
+            let stop = stop_rx.clone();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            finished.push(done_rx);
+            std::thread::Builder::new()
+                .name(format!("oai-lb-worker-{n}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    match runtime {
+                        Ok(runtime) => runtime.block_on(serve_connections(listener, shared, stop)),
+                        Err(e) => tracing::error!(error = %e, "worker runtime failed to start"),
+                    }
+                    let _ = done_tx.send(());
+                })
+                .map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
+        }
+        drop(listener);
+        shutdown.await;
+        tracing::info!("draining in-flight requests");
+        let _ = stop_tx.send(true);
+        for done in finished {
+            let _ = done.await;
+        }
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        Ok(())
+    }
+}
+
+/// One worker's accept loop; returns once `stop` flips and its connections have drained.
+async fn serve_connections(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let listener = match listener.set_nonblocking(true).and_then(|()| TcpListener::from_std(listener)) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(error = %e, "worker cannot use the listening socket");
+            return;
+        }
+    };
+    let worker = Arc::new(Worker { client: upstream_client(shared.connect_timeout), shared });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off briefly, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let worker = Arc::clone(&worker);
+                let service = service_fn(move |request| forward::handle(Arc::clone(&worker), request));
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "client connection ended with an error");
+                    }
+                });
+            }
+            _ = stop.wait_for(|&stop| stop) => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}"),
+    }
+}
+
+/// Swaps in a new config without dropping requests in flight.
+#[derive(Clone)]
+pub struct Reloader {
+    shared: Arc<Shared>,
+    allow_unauthenticated: bool,
+    listen: SocketAddr,
+}
+
+impl Reloader {
+    /// Applies `config`; on error the running config stays in force.
+    pub fn apply(&self, config: Config) -> Result<(), ProxyError> {
+        if config.backends.is_empty() {
+            return Err(ProxyError::NoBackends);
+        }
+        let current = self.shared.runtime.load();
+        let runtime = Runtime::build(&config, Some(&current), Instant::now())?;
+        if !self.listen.ip().is_loopback() && runtime.client_keys.is_empty() && !self.allow_unauthenticated {
+            return Err(ProxyError::Unauthenticated(self.listen));
+        }
+        self.shared.runtime.store(Arc::new(runtime));
+        Ok(())
+    }
+}
+
+/// Reloads on SIGHUP and when the file's modification time changes.
+async fn watch_config(path: PathBuf, reloader: Reloader) {
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut last_seen: Option<SystemTime> = modified(&path);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(RELOAD_POLL);
+    loop {
+        #[cfg(unix)]
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+        };
+        #[cfg(not(unix))]
+        let forced = {
+            tick.tick().await;
+            false
+        };
+        let now_seen = modified(&path);
+        if !forced && now_seen == last_seen {
+            continue;
+        }
+        last_seen = now_seen;
+        match Config::load(&path).map_err(|e| e.to_string()).and_then(|c| reloader.apply(c).map_err(|e| e.to_string()))
+        {
+            Ok(()) => tracing::info!(path = %path.display(), "config reloaded"),
+            Err(e) => tracing::warn!("config not reloaded, the previous one stays in force: {e}"),
+        }
+    }
+}
+
+/// The pooled upstream client: keep-alive, HTTP/1.1 and HTTP/2 (ALPN), TLS verified
+/// against the system's roots (Mozilla's when the system has none).
+fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let tls = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+        Ok(builder) => builder,
+        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+    };
+    let https = tls.https_or_http().enable_http1().enable_http2().wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(https)
+}

@@ -1,0 +1,260 @@
+//! Proxy benchmark: one run, same machine, same load generator, three paths to one fast
+//! backend on loopback:
+//!
+//! * direct to the backend,
+//! * through `oai-lb serve` (the release binary, its own process),
+//! * through nginx as a plain keep-alive reverse proxy (when `nginx` is on PATH).
+//!
+//! Each path gets a latency phase (one connection, sequential requests: p50/p99 added per
+//! request) and a throughput phase (many connections: requests/s). Prints a table and the
+//! ratios against direct and nginx.
+//!
+//! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=64).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+const RESPONSE: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
+const REQUEST: &str = r#"{"messages":[{"role":"user","content":"hello"}],"max_tokens":1}"#;
+const PATH: &str = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
+
+struct Measured {
+    name: &'static str,
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    errors: u64,
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let connections: usize = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    // The load generator and the backend share one runtime with one worker each so the
+    // proxies under test get the rest of the machine, the same for every path.
+    let backend_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let backend = backend_rt.block_on(start_backend());
+    let load_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let lb_addr = free_addr();
+    let config = dir.path().join("oai-lb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[balancer]\nlisten = \"{lb_addr}\"\n[balancer.proactive]\nenabled = false\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
+        ),
+    )
+    .unwrap();
+    let oai_lb = Guard(
+        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+            .args(["serve", "-q", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start oai-lb serve"),
+    );
+    wait_for(lb_addr);
+
+    let nginx = start_nginx(dir.path(), backend);
+
+    let mut targets: Vec<(&'static str, SocketAddr)> = vec![("direct", backend), ("oai-lb", lb_addr)];
+    if let Some((_, addr)) = &nginx {
+        targets.push(("nginx", *addr));
+    }
+    println!("backend on {backend}; {secs} s per phase; {connections} connections for throughput");
+    let mut results = Vec::new();
+    for (name, addr) in &targets {
+        // Warm up connections and caches.
+        load_rt.block_on(run_load(*addr, 8, Duration::from_millis(500)));
+        let latency = load_rt.block_on(run_load(*addr, 1, Duration::from_secs(secs)));
+        let throughput = load_rt.block_on(run_load(*addr, connections, Duration::from_secs(secs)));
+        results.push(Measured {
+            name,
+            rps: throughput.rps,
+            p50_us: latency.p50_us,
+            p99_us: latency.p99_us,
+            errors: latency.errors + throughput.errors,
+        });
+    }
+    drop(oai_lb);
+    drop(nginx);
+
+    println!("\n{:<8} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
+    for m in &results {
+        println!("{:<8} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
+    }
+    let direct = &results[0];
+    let lb = &results[1];
+    println!();
+    println!(
+        "oai-lb vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
+        lb.rps / direct.rps,
+        lb.p50_us - direct.p50_us,
+        lb.p99_us - direct.p99_us
+    );
+    if let Some(nginx) = results.get(2) {
+        println!(
+            "nginx  vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
+            nginx.rps / direct.rps,
+            nginx.p50_us - direct.p50_us,
+            nginx.p99_us - direct.p99_us
+        );
+        println!("oai-lb vs nginx : throughput x{:.2}, p50 {:+.1} µs", lb.rps / nginx.rps, lb.p50_us - nginx.p50_us);
+    } else {
+        println!("nginx not found on PATH: install it (apt-get install nginx) to compare");
+    }
+}
+
+struct LoadResult {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+    errors: u64,
+}
+
+/// `connections` workers send requests back to back for `duration`, each on its own
+/// keep-alive connection.
+async fn run_load(addr: SocketAddr, connections: usize, duration: Duration) -> LoadResult {
+    let uri: http::Uri = format!("http://{addr}{PATH}").parse().unwrap();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let uri = uri.clone();
+        workers.push(tokio::spawn(async move {
+            let client: Client<HttpConnector, Full<Bytes>> =
+                Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build(HttpConnector::new());
+            let mut latencies = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let request = Request::post(uri.clone())
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(REQUEST.as_bytes())))
+                    .unwrap();
+                let t = Instant::now();
+                match client.request(request).await {
+                    Ok(response) if response.status().is_success() => match response.into_body().collect().await {
+                        Ok(_) => latencies.push(t.elapsed().as_nanos() as u64),
+                        Err(_) => errors += 1,
+                    },
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1e3
+    };
+    LoadResult { rps: all.len() as f64 / elapsed, p50_us: pct(0.50), p99_us: pct(0.99), errors }
+}
+
+async fn start_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = Bytes::from_static(RESPONSE.as_bytes());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let _ = stream.set_nodelay(true);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let body = body.clone();
+                    async move {
+                        let _ = req.into_body().collect().await;
+                        let mut response = Response::new(Full::new(body));
+                        response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    addr
+}
+
+fn start_nginx(dir: &std::path::Path, backend: SocketAddr) -> Option<(Guard, SocketAddr)> {
+    let binary = ["nginx", "/usr/sbin/nginx"].into_iter().find(|b| Command::new(b).arg("-v").output().is_ok())?;
+    let addr = free_addr();
+    let conf = dir.join("nginx.conf");
+    std::fs::create_dir_all(dir.join("logs")).ok()?;
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 2;\npid {pid};\nerror_log {dir}/logs/error.log error;\nevents {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
+             upstream fast {{ server {backend}; keepalive 256; }}\n\
+             server {{\n    listen {addr};\n    location / {{\n      proxy_pass http://fast;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
+            pid = dir.join("nginx.pid").display(),
+            dir = dir.display(),
+        ),
+    )
+    .ok()?;
+    let child = Command::new(binary)
+        .args(["-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"])
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let guard = Guard(child);
+    wait_for(addr);
+    Some((guard, addr))
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+fn wait_for(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nothing listening on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the child process when dropped: SIGTERM first (nginx's master then stops its
+/// workers), SIGKILL if it is still there after a second.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

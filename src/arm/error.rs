@@ -1,0 +1,108 @@
+//! The ARM error model: what ARM said (status, code, message, request id) or why we could
+//! not ask it.
+
+use crate::credential::CredentialError;
+
+/// A failed ARM call. `Api` and `Operation` carry ARM's own `code` and `message` so the CLI
+/// can show them as `ARM <status> <code>: <message> (request id …)`.
+#[derive(Debug, thiserror::Error)]
+pub enum ArmError {
+    /// ARM answered with an error status.
+    #[error("ARM {status} {code}: {message} (request id {request_id})")]
+    Api { status: u16, code: String, message: String, request_id: String },
+    /// A long-running operation ended `Failed` or `Canceled`.
+    #[error("ARM operation {state} {code}: {message} (request id {request_id})")]
+    Operation { state: String, code: String, message: String, request_id: String },
+    /// ARM could not be reached (after retries).
+    #[error("cannot reach ARM at {endpoint}: {message}")]
+    Transport { endpoint: String, message: String },
+    /// ARM answered something the contract does not allow.
+    #[error("unexpected ARM response for {url}: {message}")]
+    Protocol { url: String, message: String },
+    /// The endpoint given with --arm-endpoint / OAI_LB_ARM_ENDPOINT is not usable.
+    #[error("ARM endpoint `{endpoint}`: {problem} (fix: use https://HOST, or http:// only for 127.0.0.1/localhost)")]
+    Endpoint { endpoint: String, problem: String },
+    /// No token.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+impl ArmError {
+    /// The HTTP status ARM answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ArmError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// ARM's error code (`ResourceNotFound`, `PrincipalNotFound`, …), if it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ArmError::Api { code, .. } | ArmError::Operation { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Builds the error from an ARM error body (`{"error":{"code","message"}}`), tolerating
+    /// bodies that are not ARM-shaped (a proxy's HTML page, an empty body).
+    pub(crate) fn from_response(status: u16, request_id: &str, body: &[u8]) -> ArmError {
+        let (code, message) = error_parts(body).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let message = if text.is_empty() { "no error body".to_string() } else { truncate(&text, 300) };
+            (reason(status), message)
+        });
+        ArmError::Api { status, code, message, request_id: or_unknown(request_id) }
+    }
+}
+
+/// `code` and `message` from `{"error":{…}}` or a bare `{"code","message"}`.
+pub(crate) fn error_parts(body: &[u8]) -> Option<(String, String)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let error = value.get("error").unwrap_or(&value);
+    let code = error.get("code")?.as_str()?.to_string();
+    let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string();
+    Some((code, message))
+}
+
+pub(crate) fn or_unknown(request_id: &str) -> String {
+    if request_id.is_empty() { "unknown".into() } else { request_id.into() }
+}
+
+fn reason(status: u16) -> String {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| r.replace(' ', ""))
+        .unwrap_or_else(|| "Error".into())
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_status_code_message_and_request_id() {
+        let e = ArmError::from_response(
+            409,
+            "abc-123",
+            br#"{"error":{"code":"Conflict","message":"The resource is busy."}}"#,
+        );
+        assert_eq!(e.to_string(), "ARM 409 Conflict: The resource is busy. (request id abc-123)");
+        assert_eq!(e.code(), Some("Conflict"));
+    }
+
+    #[test]
+    fn tolerates_bodies_that_are_not_arm_errors() {
+        let e = ArmError::from_response(502, "", b"<html>\n bad gateway </html>");
+        assert_eq!(e.to_string(), "ARM 502 BadGateway: <html> bad gateway </html> (request id unknown)");
+    }
+}

@@ -1,0 +1,103 @@
+//! Applies a plan: each resource after the ones it depends on, independent ones at the
+//! same time. On a failure nothing new starts, running writes finish, and the first error
+//! is returned; a re-run plans from what exists and so resumes.
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde_json::Value;
+
+use super::{Action, AzureError, Outputs, Plan};
+use crate::arm::ArmClient;
+
+/// What converge reports while it runs (the CLI turns these into progress bars).
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A write started.
+    Started { label: &'a str },
+    /// A long-running write reported its state (`InProgress`, `Creating`, …).
+    State { label: &'a str, state: &'a str },
+    /// A write finished.
+    Done { label: &'a str },
+}
+
+/// The result of a converge.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Resources written.
+    pub writes: usize,
+    pub outputs: Outputs,
+}
+
+/// Applies `plan` through `client`, reporting to `observer`.
+pub async fn converge(
+    client: &ArmClient,
+    plan: Plan,
+    observer: &(dyn Fn(Event<'_>) + Send + Sync),
+) -> Result<Outcome, AzureError> {
+    let Plan { mut changes, mut outputs } = plan;
+    let n = changes.len();
+    let mut done = vec![false; n];
+    let mut started = vec![false; n];
+    let mut writes = 0;
+    let mut failure: Option<AzureError> = None;
+    let mut running = FuturesUnordered::new();
+    loop {
+        if failure.is_none() {
+            // Start everything whose dependencies are done; unchanged ones finish at once.
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                for i in 0..n {
+                    if started[i] || !changes[i].resource.depends_on.iter().all(|&d| done[d]) {
+                        continue;
+                    }
+                    started[i] = true;
+                    if changes[i].action == Action::Unchanged {
+                        if let Some(current) = &changes[i].current {
+                            outputs.learn(changes[i].resource.kind, current);
+                        }
+                        done[i] = true;
+                        progressed = true;
+                        continue;
+                    }
+                    let mut resource = changes[i].resource.clone();
+                    resource.resolve(&outputs);
+                    changes[i].resource = resource.clone();
+                    running.push(async move {
+                        observer(Event::Started { label: &resource.label });
+                        let report = |state: &str| observer(Event::State { label: &resource.label, state });
+                        let result = if resource.resolved() {
+                            client
+                                .put_json(resource.id(), resource.kind.api_version(), resource.body(), Some(&report))
+                                .await
+                                .map_err(AzureError::arm(&resource.label))
+                        } else {
+                            Err(AzureError::Config {
+                                problem: format!("{} needs the identity, which has no principal yet", resource.label),
+                                fix: "run deploy again".into(),
+                            })
+                        };
+                        observer(Event::Done { label: &resource.label });
+                        (i, result)
+                    });
+                }
+            }
+        }
+        let Some((i, result)) = running.next().await else { break };
+        match result {
+            Ok(value) => {
+                let value: Value = value;
+                outputs.learn(changes[i].resource.kind, &value);
+                done[i] = true;
+                writes += 1;
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Outcome { writes, outputs }),
+    }
+}

@@ -1,0 +1,182 @@
+//! The plan: read every resource first, then diff only the fields `deploy` owns.
+
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{AzureError, Kind, Outputs, Resource, Stack};
+use crate::arm::ArmClient;
+
+/// What converge will do to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    /// Replace it; `fields` are the owned fields that differ (dotted, e.g. `properties.url`).
+    Update {
+        fields: Vec<String>,
+    },
+    Unchanged,
+}
+
+/// One resource and what converge will do to it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub resource: Resource,
+    pub action: Action,
+    /// What ARM reported when the plan was made (`None` if it does not exist).
+    pub current: Option<Value>,
+}
+
+/// The changes for the whole stack, in dependency order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// What was learnt while reading (the identity's ids, the gateway URL).
+    pub outputs: Outputs,
+}
+
+impl Plan {
+    /// How many resources will be written.
+    pub fn writes(&self) -> usize {
+        self.changes.iter().filter(|c| c.action != Action::Unchanged).count()
+    }
+}
+
+/// Reads each resource of the stack (a parent level at a time; children of a missing
+/// parent are not read) and diffs it with its desired body.
+pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> {
+    let mut resources = stack.resources;
+    let depth = depths(&resources);
+    let mut current: Vec<Option<Value>> = vec![None; resources.len()];
+    let mut absent = vec![false; resources.len()];
+    let mut outputs = Outputs::default();
+    for level in 0..=depth.iter().copied().max().unwrap_or(0) {
+        for r in resources.iter_mut() {
+            r.resolve(&outputs);
+        }
+        let wave: Vec<usize> = (0..resources.len())
+            .filter(|&i| depth[i] == level)
+            .filter(|&i| {
+                let parent_absent = resources[i].parent.is_some_and(|p| absent[p]);
+                let unknown = !resources[i].resolved();
+                if parent_absent || unknown {
+                    absent[i] = true;
+                }
+                !absent[i]
+            })
+            .collect();
+        let reads = wave.iter().map(|&i| read(client, &resources[i]));
+        for (&i, result) in wave.iter().zip(join_all(reads).await) {
+            match result? {
+                Some(value) => {
+                    outputs.learn(resources[i].kind, &value);
+                    current[i] = Some(value);
+                }
+                None => absent[i] = true,
+            }
+        }
+    }
+    let changes = resources
+        .into_iter()
+        .zip(current)
+        .map(|(resource, current)| {
+            let action = match &current {
+                None => Action::Create,
+                Some(now) => {
+                    let mut fields = diff(resource.body(), now, resource.owned_fields());
+                    // A resource whose last write failed is written again, so a re-run resumes.
+                    let state = now.pointer("/properties/provisioningState").and_then(Value::as_str);
+                    if matches!(state, Some("Failed" | "Canceled")) {
+                        fields.push("properties.provisioningState".into());
+                    }
+                    if fields.is_empty() { Action::Unchanged } else { Action::Update { fields } }
+                }
+            };
+            Change { resource, action, current }
+        })
+        .collect();
+    Ok(Plan { changes, outputs })
+}
+
+/// GETs a resource; a secret named value's value is fetched with `listValue` so it can be
+/// compared (it is never shown).
+async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<Value>, AzureError> {
+    let api = resource.kind.api_version();
+    let err = AzureError::arm(&resource.label);
+    // APIM returns a policy reformatted unless asked for it as it was stored.
+    let path = match resource.kind {
+        Kind::ApiPolicy => format!("{}?format=rawxml", resource.id()),
+        _ => resource.id().to_string(),
+    };
+    let Some(mut value) = client.get_optional(&path, api).await.map_err(err)? else {
+        return Ok(None);
+    };
+    if resource.secret {
+        let secret = client
+            .post_json(&format!("{}/listValue", resource.id()), api, None)
+            .await
+            .map_err(AzureError::arm(&resource.label))?;
+        if let (Some(props), Some(v)) =
+            (value.get_mut("properties").and_then(Value::as_object_mut), secret.get("value"))
+        {
+            props.insert("value".into(), v.clone());
+        }
+    }
+    Ok(Some(value))
+}
+
+fn depths(resources: &[Resource]) -> Vec<usize> {
+    let mut depth = vec![0; resources.len()];
+    for i in 0..resources.len() {
+        depth[i] = resources[i].parent.map_or(0, |p| depth[p] + 1);
+    }
+    depth
+}
+
+/// The owned fields whose desired value is not found in the current resource.
+pub(crate) fn diff(desired: &Value, current: &Value, owned: &[&str]) -> Vec<String> {
+    owned
+        .iter()
+        .filter(|pointer| match desired.pointer(pointer) {
+            None => false,
+            Some(want) => !covers(want, current.pointer(pointer).unwrap_or(&Value::Null)),
+        })
+        .map(|pointer| pointer.trim_start_matches('/').replace('/', "."))
+        .collect()
+}
+
+/// True if `actual` has everything `desired` has; ARM may add defaults we do not own.
+fn covers(desired: &Value, actual: &Value) -> bool {
+    match (desired, actual) {
+        (Value::Object(want), Value::Object(have)) => {
+            want.iter().all(|(k, v)| have.get(k).is_some_and(|h| covers(v, h)))
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            want.len() == have.len() && want.iter().zip(have).all(|(w, h)| covers(w, h))
+        }
+        (Value::String(want), Value::String(have)) => want == have,
+        (Value::Number(want), Value::Number(have)) => want.as_f64() == have.as_f64(),
+        _ => desired == actual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_looks_only_at_owned_fields_and_tolerates_defaults() {
+        let desired = json!({"sku": {"name": "S0"}, "properties": {"url": "https://a/openai", "x": 1}});
+        let current =
+            json!({"sku": {"name": "S0", "tier": "Standard"}, "properties": {"url": "https://a/openai", "x": 2}});
+        assert!(diff(&desired, &current, &["/sku", "/properties/url"]).is_empty());
+        assert_eq!(diff(&desired, &current, &["/properties/x"]), vec!["properties.x"]);
+        let moved = json!({"sku": {"name": "S0"}, "properties": {"url": "https://b/openai"}});
+        assert_eq!(diff(&desired, &moved, &["/sku/name", "/properties/url"]), vec!["properties.url"]);
+        let arrays = json!({"a": [{"id": 1}, {"id": 2}]});
+        assert!(!covers(&arrays, &json!({"a": [{"id": 1}]})));
+        assert!(covers(&arrays, &json!({"a": [{"id": 1, "w": 0}, {"id": 2}]})));
+    }
+}

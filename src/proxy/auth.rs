@@ -1,0 +1,157 @@
+//! Who may call the balancer (client keys) and how the balancer calls each backend
+//! (api-key, Entra bearer token, or the client's own credentials).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use subtle::ConstantTimeEq;
+
+use crate::credential::Credential;
+
+pub const API_KEY: HeaderName = HeaderName::from_static("api-key");
+
+/// The scope of Azure OpenAI data-plane tokens.
+pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+/// Keys clients must present; empty means the balancer is open.
+#[derive(Default)]
+pub struct ClientKeys(Vec<Box<[u8]>>);
+
+impl ClientKeys {
+    /// Parses a comma-separated list, ignoring blanks.
+    pub fn parse(list: &str) -> Self {
+        ClientKeys(list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(|k| k.as_bytes().into()).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// True when the request carries one of the keys as `api-key` or `Authorization: Bearer`.
+    /// Every key is compared in constant time, so timing does not reveal how much matched.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let presented = headers.get(API_KEY).map(HeaderValue::as_bytes).or_else(|| {
+            headers.get(AUTHORIZATION).and_then(|v| {
+                let v = v.as_bytes();
+                (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+            })
+        });
+        let Some(presented) = presented else { return false };
+        self.0.iter().fold(false, |found, key| found | bool::from(key.as_ref().ct_eq(presented)))
+    }
+}
+
+/// How the balancer authenticates to one backend.
+pub enum BackendAuth {
+    /// Pass the client's credentials through untouched.
+    PassThrough,
+    /// A fixed `api-key` header (marked sensitive so it never appears in debug output).
+    ApiKey(HeaderValue),
+    /// An Entra ID bearer token, cached.
+    Entra(Arc<EntraToken>),
+}
+
+impl BackendAuth {
+    /// Replaces the client's credential headers with the backend's. Returns an error message
+    /// when a token cannot be obtained.
+    pub async fn apply(&self, headers: &mut HeaderMap) -> Result<(), String> {
+        match self {
+            BackendAuth::PassThrough => {}
+            BackendAuth::ApiKey(key) => {
+                headers.remove(AUTHORIZATION);
+                headers.insert(API_KEY, key.clone());
+            }
+            BackendAuth::Entra(token) => {
+                let value = token.header().await?;
+                headers.remove(API_KEY);
+                headers.insert(AUTHORIZATION, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A cached Entra token for the Azure OpenAI scope, refreshed before it expires.
+///
+/// The hot path takes a read lock for a clone of the header value; refreshing happens in a
+/// background task once the token is within [`REFRESH_BEFORE`] of expiry, so requests only
+/// wait on the identity provider for the very first token or after a long outage.
+pub struct EntraToken {
+    credential: Credential,
+    cached: RwLock<Option<(HeaderValue, Instant)>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+impl EntraToken {
+    pub fn new(credential: Credential) -> Arc<Self> {
+        Arc::new(EntraToken { credential, cached: RwLock::new(None), refreshing: tokio::sync::Mutex::new(()) })
+    }
+
+    async fn header(self: &Arc<Self>) -> Result<HeaderValue, String> {
+        let now = Instant::now();
+        if let Some((value, expires)) = self.cached.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            if expires > now + REFRESH_BEFORE {
+                return Ok(value);
+            }
+            if expires > now {
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    if let Err(e) = this.refresh().await {
+                        tracing::warn!(error = %e, "Entra token refresh failed; using the current token until it expires");
+                    }
+                });
+                return Ok(value);
+            }
+        }
+        self.refresh().await
+    }
+
+    async fn refresh(&self) -> Result<HeaderValue, String> {
+        let _single_flight = self.refreshing.lock().await;
+        if let Some((value, expires)) = self.cached.read().unwrap_or_else(|e| e.into_inner()).clone()
+            && expires > Instant::now() + REFRESH_BEFORE
+        {
+            return Ok(value);
+        }
+        let token = self.credential.token(COGNITIVE_SERVICES_SCOPE).await.map_err(|e| e.to_string())?;
+        let lifetime = (token.expires_on - time_now()).try_into().unwrap_or(Duration::ZERO);
+        let mut value = HeaderValue::try_from(format!("Bearer {}", token.token.secret()))
+            .map_err(|_| "the identity provider returned a token that is not a valid header".to_string())?;
+        value.set_sensitive(true);
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some((value.clone(), Instant::now() + lifetime));
+        Ok(value)
+    }
+}
+
+fn time_now() -> azure_core::time::OffsetDateTime {
+    azure_core::time::OffsetDateTime::now_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_keys_accept_api_key_or_bearer() {
+        let keys = ClientKeys::parse(" k1, k2 ,,");
+        let mut h = HeaderMap::new();
+        assert!(!keys.allows(&h));
+        h.insert(API_KEY, HeaderValue::from_static("k2"));
+        assert!(keys.allows(&h));
+        h.insert(API_KEY, HeaderValue::from_static("k3"));
+        assert!(!keys.allows(&h));
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
+        assert!(keys.allows(&h));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Basic k1"));
+        assert!(!keys.allows(&h));
+        assert!(ClientKeys::parse("").allows(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,286 @@
+//! Counters kept on the hot path with relaxed atomics, and their two views:
+//! `GET /metrics` (Prometheus text) and `GET /lb/backends` (JSON for people and `probe`).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Upper bounds of the latency histogram, in seconds.
+const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The status classes counted per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Status2xx,
+    Status429,
+    Status4xx,
+    Status5xx,
+    Other,
+    /// Connection error or timeout before the response head.
+    Error,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 6] = [
+        Outcome::Status2xx,
+        Outcome::Status429,
+        Outcome::Status4xx,
+        Outcome::Status5xx,
+        Outcome::Other,
+        Outcome::Error,
+    ];
+
+    pub fn of_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Status2xx,
+            429 => Outcome::Status429,
+            400..=499 => Outcome::Status4xx,
+            500..=599 => Outcome::Status5xx,
+            _ => Outcome::Other,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Status2xx => "2xx",
+            Outcome::Status429 => "429",
+            Outcome::Status4xx => "4xx",
+            Outcome::Status5xx => "5xx",
+            Outcome::Other => "other",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One backend's counters. Kept across config reloads while the backend is unchanged.
+#[derive(Debug, Default)]
+pub struct BackendStats {
+    outcomes: [AtomicU64; 6],
+    cooldowns_started: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
+
+impl BackendStats {
+    /// Records one attempt: its outcome and the time to the response head.
+    pub fn record(&self, outcome: Outcome, latency: Duration) {
+        self.outcomes[outcome as usize].fetch_add(1, Relaxed);
+        let secs = latency.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&le| secs <= le) {
+            self.latency_buckets[i].fetch_add(1, Relaxed);
+        }
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_sum_micros.fetch_add(latency.as_micros() as u64, Relaxed);
+    }
+
+    pub fn cooldown_started(&self) {
+        self.cooldowns_started.fetch_add(1, Relaxed);
+    }
+
+    fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes[outcome as usize].load(Relaxed)
+    }
+
+    fn requests(&self) -> u64 {
+        self.outcomes.iter().map(|c| c.load(Relaxed)).sum()
+    }
+}
+
+/// Balancer-wide counters.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub requests: AtomicU64,
+    pub failovers: AtomicU64,
+    pub rejected_all_throttled: AtomicU64,
+    pub rejected_unauthorized: AtomicU64,
+    pub rejected_too_large: AtomicU64,
+}
+
+/// What `/lb/backends` shows of one backend.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct BackendView {
+    pub name: String,
+    pub url: String,
+    pub priority: u32,
+    pub weight: u32,
+    pub cooldowns: Vec<CooldownView>,
+    pub requests: u64,
+    pub status_2xx: u64,
+    pub status_429: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub errors: u64,
+    pub cooldowns_started: u64,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct CooldownView {
+    /// The deployment; empty for requests that named none.
+    pub deployment: String,
+    pub seconds_left: f64,
+}
+
+/// The `/lb/backends` document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct StateView {
+    pub backends: Vec<BackendView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_state: Option<SharedStateView>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SharedStateView {
+    pub url: String,
+    pub healthy: bool,
+}
+
+impl BackendView {
+    pub fn new(
+        name: &str,
+        url: &str,
+        priority: u32,
+        weight: u32,
+        stats: &BackendStats,
+        cooldowns: Vec<(String, Duration)>,
+    ) -> Self {
+        BackendView {
+            name: name.to_string(),
+            url: url.to_string(),
+            priority,
+            weight,
+            cooldowns: cooldowns
+                .into_iter()
+                .map(|(deployment, left)| CooldownView {
+                    deployment,
+                    seconds_left: (left.as_secs_f64() * 10.0).ceil() / 10.0,
+                })
+                .collect(),
+            requests: stats.requests(),
+            status_2xx: stats.count(Outcome::Status2xx),
+            status_429: stats.count(Outcome::Status429),
+            status_4xx: stats.count(Outcome::Status4xx),
+            status_5xx: stats.count(Outcome::Status5xx),
+            errors: stats.count(Outcome::Error),
+            cooldowns_started: stats.cooldowns_started.load(Relaxed),
+        }
+    }
+}
+
+/// Renders Prometheus text exposition for the balancer.
+pub fn prometheus(
+    totals: &Totals,
+    backends: &[(&str, &BackendStats, usize)],
+    shared_state_healthy: Option<bool>,
+    _now: Instant,
+) -> String {
+    let mut out = String::with_capacity(4096);
+    let total = |out: &mut String, name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    };
+    total(&mut out, "oai_lb_client_requests_total", "Requests received from clients.", totals.requests.load(Relaxed));
+    total(&mut out, "oai_lb_failovers_total", "Attempts retried on another backend.", totals.failovers.load(Relaxed));
+    total(
+        &mut out,
+        "oai_lb_all_throttled_total",
+        "Requests answered 429 because every backend was cooling down.",
+        totals.rejected_all_throttled.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_unauthorized_total",
+        "Requests refused for a missing or wrong client key.",
+        totals.rejected_unauthorized.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_body_too_large_total",
+        "Requests refused for a body over max_body_bytes.",
+        totals.rejected_too_large.load(Relaxed),
+    );
+
+    out.push_str("# HELP oai_lb_backend_requests_total Attempts sent to each backend, by outcome.\n");
+    out.push_str("# TYPE oai_lb_backend_requests_total counter\n");
+    for (name, stats, _) in backends {
+        for outcome in Outcome::ALL {
+            let _ = writeln!(
+                out,
+                "oai_lb_backend_requests_total{{backend=\"{name}\",status=\"{}\"}} {}",
+                outcome.label(),
+                stats.count(outcome)
+            );
+        }
+    }
+    out.push_str("# HELP oai_lb_cooldowns_started_total Cooldowns started per backend.\n");
+    out.push_str("# TYPE oai_lb_cooldowns_started_total counter\n");
+    for (name, stats, _) in backends {
+        let _ = writeln!(
+            out,
+            "oai_lb_cooldowns_started_total{{backend=\"{name}\"}} {}",
+            stats.cooldowns_started.load(Relaxed)
+        );
+    }
+    out.push_str("# HELP oai_lb_backend_cooling Deployments currently cooling down per backend.\n");
+    out.push_str("# TYPE oai_lb_backend_cooling gauge\n");
+    for (name, _, cooling) in backends {
+        let _ = writeln!(out, "oai_lb_backend_cooling{{backend=\"{name}\"}} {cooling}");
+    }
+    out.push_str(
+        "# HELP oai_lb_upstream_latency_seconds Time from sending a request to a backend until its response head.\n",
+    );
+    out.push_str("# TYPE oai_lb_upstream_latency_seconds histogram\n");
+    for (name, stats, _) in backends {
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += stats.latency_buckets[i].load(Relaxed);
+            let _ =
+                writeln!(out, "oai_lb_upstream_latency_seconds_bucket{{backend=\"{name}\",le=\"{le}\"}} {cumulative}");
+        }
+        let count = stats.latency_count.load(Relaxed);
+        let _ = writeln!(out, "oai_lb_upstream_latency_seconds_bucket{{backend=\"{name}\",le=\"+Inf\"}} {count}");
+        let sum = stats.latency_sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "oai_lb_upstream_latency_seconds_sum{{backend=\"{name}\"}} {sum}");
+        let _ = writeln!(out, "oai_lb_upstream_latency_seconds_count{{backend=\"{name}\"}} {count}");
+    }
+    if let Some(healthy) = shared_state_healthy {
+        out.push_str("# HELP oai_lb_shared_state_up Whether the shared cooldown store (Redis) is reachable.\n");
+        out.push_str("# TYPE oai_lb_shared_state_up gauge\n");
+        let _ = writeln!(out, "oai_lb_shared_state_up {}", u8::from(healthy));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_counters_and_a_cumulative_histogram() {
+        let totals = Totals::default();
+        totals.requests.fetch_add(3, Relaxed);
+        let stats = BackendStats::default();
+        stats.record(Outcome::Status2xx, Duration::from_millis(2));
+        stats.record(Outcome::Status429, Duration::from_millis(20));
+        stats.record(Outcome::Error, Duration::from_secs(100));
+        let text = prometheus(&totals, &[("east", &stats, 1)], Some(true), Instant::now());
+        assert!(text.contains("oai_lb_client_requests_total 3\n"));
+        assert!(text.contains("oai_lb_backend_requests_total{backend=\"east\",status=\"429\"} 1\n"));
+        assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.0025\"} 1\n"));
+        assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.025\"} 2\n"));
+        assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("oai_lb_backend_cooling{backend=\"east\"} 1\n"));
+        assert!(text.contains("oai_lb_shared_state_up 1\n"));
+    }
+
+    #[test]
+    fn backend_view_counts() {
+        let stats = BackendStats::default();
+        stats.record(Outcome::Status2xx, Duration::ZERO);
+        stats.record(Outcome::Status5xx, Duration::ZERO);
+        let view = BackendView::new("a", "https://a", 1, 2, &stats, vec![("gpt".into(), Duration::from_millis(1_234))]);
+        assert_eq!((view.requests, view.status_2xx, view.status_5xx), (2, 1, 1));
+        assert_eq!(view.cooldowns[0].seconds_left, 1.3);
+    }
+}

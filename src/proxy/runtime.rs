@@ -1,0 +1,237 @@
+//! Everything a request needs that comes from the config, built once per config version.
+//!
+//! A reload builds a new [`Runtime`] and swaps it in atomically; requests in flight keep the
+//! one they started with. Backends whose name and URL are unchanged keep their cooldowns,
+//! counters and Entra token across the swap.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+use super::auth::{BackendAuth, ClientKeys, EntraToken};
+use super::metrics::BackendStats;
+use crate::config::{self, AllThrottled, Config};
+use crate::credential::{Credential, CredentialKind};
+use crate::lb::{self, Balancer};
+
+/// Request-path settings from `[balancer]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub all_throttled: AllThrottled,
+    pub default_cooldown: Duration,
+    pub max_body_bytes: usize,
+    pub response_timeout: Duration,
+    /// `None` when proactive routing is off.
+    pub proactive: Option<Proactive>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Proactive {
+    pub remaining_requests_floor: u64,
+    pub fallback_cooldown: Duration,
+}
+
+/// One backend as the proxy calls it.
+pub struct Upstream {
+    /// The `x-oai-lb-backend` value, built once.
+    pub name_header: HeaderValue,
+    pub url: String,
+    scheme: Scheme,
+    authority: Authority,
+    /// Path prefix of the backend URL without a trailing slash (usually empty).
+    prefix: String,
+    pub auth: BackendAuth,
+}
+
+impl Upstream {
+    /// The backend URI for a client's path and query.
+    pub fn uri(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
+        let pq = path_and_query.map_or("/", PathAndQuery::as_str);
+        let builder = Uri::builder().scheme(self.scheme.clone()).authority(self.authority.clone());
+        if self.prefix.is_empty() {
+            match path_and_query {
+                Some(pq) => builder.path_and_query(pq.clone()).build(),
+                None => builder.path_and_query("/").build(),
+            }
+        } else {
+            builder.path_and_query(format!("{}{pq}", self.prefix)).build()
+        }
+    }
+}
+
+/// The config-derived state shared by every request.
+pub struct Runtime {
+    pub balancer: Balancer,
+    pub upstreams: Vec<Upstream>,
+    pub stats: Vec<Arc<BackendStats>>,
+    pub settings: Settings,
+    pub client_keys: ClientKeys,
+    entra: Option<Arc<EntraToken>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("backends[{index}].url: {problem}")]
+    Url { index: usize, problem: String },
+    #[error("backends[{index}].api_key_env: environment variable {var} is not set or not a valid header value")]
+    ApiKey { index: usize, var: String },
+    #[error("backends[{index}].auth = \"entra\": {0}", index = .1)]
+    Entra(crate::credential::CredentialError, usize),
+    #[error("balancer.client_keys_env: environment variable {0} is empty")]
+    ClientKeys(String),
+}
+
+impl Runtime {
+    /// Builds the runtime for `config`, carrying state over from `previous` where the
+    /// backend is unchanged.
+    pub fn build(config: &Config, previous: Option<&Runtime>, now: Instant) -> Result<Runtime, BuildError> {
+        let mut entra = previous.and_then(|p| p.entra.clone());
+        let mut upstreams = Vec::with_capacity(config.backends.len());
+        for (index, backend) in config.backends.iter().enumerate() {
+            let uri =
+                config::validate_backend_url(&backend.url).map_err(|problem| BuildError::Url { index, problem })?;
+            let parts = uri.into_parts();
+            let auth = match backend.auth {
+                config::BackendAuth::None => BackendAuth::PassThrough,
+                config::BackendAuth::ApiKey => {
+                    let var = backend.api_key_env.clone().unwrap_or_default();
+                    let mut key = std::env::var(&var)
+                        .ok()
+                        .and_then(|k| HeaderValue::try_from(k.trim()).ok())
+                        .filter(|k| !k.is_empty())
+                        .ok_or(BuildError::ApiKey { index, var })?;
+                    key.set_sensitive(true);
+                    BackendAuth::ApiKey(key)
+                }
+                config::BackendAuth::Entra => {
+                    let token = match &entra {
+                        Some(token) => Arc::clone(token),
+                        None => {
+                            let credential =
+                                Credential::new(CredentialKind::Auto).map_err(|e| BuildError::Entra(e, index))?;
+                            let token = EntraToken::new(credential);
+                            entra = Some(Arc::clone(&token));
+                            token
+                        }
+                    };
+                    BackendAuth::Entra(token)
+                }
+            };
+            upstreams.push(Upstream {
+                name_header: HeaderValue::try_from(backend.name.as_str()).expect("names are validated as header-safe"),
+                url: backend.url.clone(),
+                scheme: parts.scheme.expect("validated: has a scheme"),
+                authority: parts.authority.expect("validated: has a host"),
+                prefix: parts.path_and_query.map(|pq| pq.path().trim_end_matches('/').to_string()).unwrap_or_default(),
+                auth,
+            });
+        }
+
+        let balancer = Balancer::new(
+            config
+                .backends
+                .iter()
+                .map(|b| lb::Backend {
+                    name: b.name.clone(),
+                    priority: b.priority,
+                    weight: b.weight,
+                    deployments: b.deployments.clone(),
+                })
+                .collect(),
+        );
+        let mut stats = Vec::with_capacity(config.backends.len());
+        for (index, backend) in config.backends.iter().enumerate() {
+            let kept = previous.and_then(|p| {
+                let old = p.balancer.index_of(&backend.name)?;
+                (p.upstreams[old].url == backend.url).then_some(old)
+            });
+            match (previous, kept) {
+                (Some(p), Some(old)) => {
+                    p.balancer.cooldowns(old).copy_into(balancer.cooldowns(index), now);
+                    stats.push(Arc::clone(&p.stats[old]));
+                }
+                _ => stats.push(Arc::new(BackendStats::default())),
+            }
+        }
+
+        let client_keys = match &config.balancer.client_keys_env {
+            Some(var) => {
+                let keys = ClientKeys::parse(&std::env::var(var).unwrap_or_default());
+                if keys.is_empty() {
+                    return Err(BuildError::ClientKeys(var.clone()));
+                }
+                keys
+            }
+            None => ClientKeys::default(),
+        };
+        let b = &config.balancer;
+        let settings = Settings {
+            all_throttled: b.all_throttled,
+            default_cooldown: Duration::from_secs_f64(b.default_cooldown_secs),
+            max_body_bytes: b.max_body_bytes,
+            response_timeout: Duration::from_secs_f64(b.response_timeout_secs),
+            proactive: b.proactive.enabled.then(|| Proactive {
+                remaining_requests_floor: b.proactive.remaining_requests_floor,
+                fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
+            }),
+        };
+        Ok(Runtime { balancer, upstreams, stats, settings, client_keys, entra })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        Config::parse(Path::new("t.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn uri_keeps_path_and_query_and_prefix() {
+        let rt = Runtime::build(
+            &config("[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='https://apim.example/gw/'\n"),
+            None,
+            Instant::now(),
+        )
+        .unwrap();
+        let pq: PathAndQuery = "/openai/deployments/x/chat/completions?api-version=2024-10-21".parse().unwrap();
+        assert_eq!(
+            rt.upstreams[0].uri(Some(&pq)).unwrap().to_string(),
+            "http://127.0.0.1:1/openai/deployments/x/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            rt.upstreams[1].uri(Some(&pq)).unwrap().to_string(),
+            "https://apim.example/gw/openai/deployments/x/chat/completions?api-version=2024-10-21"
+        );
+    }
+
+    #[test]
+    fn reload_keeps_state_of_unchanged_backends_only() {
+        let now = Instant::now();
+        let old = Runtime::build(
+            &config(
+                "[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='http://127.0.0.1:2'\n",
+            ),
+            None,
+            now,
+        )
+        .unwrap();
+        old.balancer.start_cooldown(0, "d", Duration::from_secs(30), now);
+        old.balancer.start_cooldown(1, "d", Duration::from_secs(30), now);
+        let new = Runtime::build(
+            &config(
+                "[[backends]]\nname='b'\nurl='http://127.0.0.1:3'\n[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n",
+            ),
+            Some(&old),
+            now,
+        )
+        .unwrap();
+        assert!(new.balancer.cooldowns(1).cooling_until("d", now).is_some(), "a is unchanged: keeps its cooldown");
+        assert!(new.balancer.cooldowns(0).cooling_until("d", now).is_none(), "b moved to a new URL: starts fresh");
+        assert!(Arc::ptr_eq(&new.stats[1], &old.stats[0]));
+    }
+}

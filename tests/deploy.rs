@@ -1,0 +1,259 @@
+//! `oai-lb deploy` against the fake ARM server: from nothing, idempotent, what-if, under
+//! throttling, resumed after a failure, and a clear ARM error.
+
+#[path = "fake_arm/mod.rs"]
+mod fake_arm;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use fake_arm::{FakeArm, Options};
+use serde_json::Value;
+
+const SUB: &str = "00000000-0000-0000-0000-000000000000";
+const RG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test";
+const APIM: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/Microsoft.ApiManagement/service/apim-test";
+
+fn config(strategy: &str, publisher: &str) -> String {
+    format!(
+        r#"
+[azure]
+subscription_id = "{SUB}"
+resource_group = "rg-test"
+location = "eastus"
+
+[apim]
+name = "apim-test"
+sku = "Developer"
+publisher_email = "ops@example.com"
+publisher_name = "{publisher}"
+strategy = "{strategy}"
+
+[[openai]]
+name = "contoso-eastus"
+location = "eastus"
+priority = 1
+deployments = [
+  {{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20", sku = "GlobalStandard", capacity = 50 }},
+  {{ name = "embeddings", model = "text-embedding-3-large", version = "1", sku = "Standard", capacity = 20 }},
+]
+
+[[openai]]
+name = "contoso-westus"
+location = "westus"
+priority = 2
+deployments = [{{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }}]
+
+[[backends]]
+name = "partner"
+url = "https://partner.openai.azure.com"
+priority = 2
+auth = "api-key"
+api_key_env = "OAI_LB_TEST_PARTNER_KEY"
+"#
+    )
+}
+
+struct Setup {
+    fake: FakeArm,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn setup(options: Options, strategy: &str) -> Setup {
+    let fake = FakeArm::start(options);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("oai-lb.toml");
+    std::fs::write(&config, self::config(strategy, "Contoso")).unwrap();
+    Setup { fake, _dir: dir, config }
+}
+
+fn deploy(s: &Setup, args: &[&str]) -> assert_cmd::assert::Assert {
+    deploy_with(&s.fake.url, &s.config, args)
+}
+
+fn deploy_with(url: &str, config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("oai-lb")
+        .unwrap()
+        .env_clear()
+        .env("PATH", fake_arm::path_with_fake_az())
+        .env("HOME", std::env::temp_dir())
+        .env("OAI_LB_ARM_ENDPOINT", url)
+        .env("OAI_LB_ARM_POLL_MS", "5")
+        .env("OAI_LB_ARM_RETRY_BASE_MS", "5")
+        .env("OAI_LB_ARM_PRINCIPAL_WAIT_MS", "20000")
+        .env("OAI_LB_TEST_PARTNER_KEY", "partner-secret-key")
+        .arg("--config")
+        .arg(config)
+        .arg("deploy")
+        .args(["--credential", "cli"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+}
+
+fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+fn stderr(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+fn assert_no_rejections(fake: &FakeArm) {
+    let rejected = fake.rejections();
+    assert!(rejected.is_empty(), "requests rejected for shape/api-version: {rejected:#?}");
+}
+
+#[test]
+fn deploys_the_whole_stack_from_nothing_then_does_nothing() {
+    let s = setup(Options::default(), "pool");
+    let first = deploy(&s, &["--yes", "--show-secrets"]);
+    let out = stdout(&first);
+    assert!(first.get_output().status.success(), "stdout:\n{out}\nstderr:\n{}", stderr(&first));
+    assert_no_rejections(&s.fake);
+    assert!(out.contains("Gateway URL: https://apim-test.azure-api.net/openai"), "{out}");
+    let sub = s.fake.resource(&format!("{APIM}/subscriptions/oai-lb")).unwrap();
+    let key = sub["properties"]["primaryKey"].as_str().unwrap();
+    assert!(out.contains(key), "the key is printed with --show-secrets: {out}");
+    assert!(!out.contains("partner-secret-key"), "{out}");
+
+    let ids = s.fake.resource_ids();
+    let has = |suffix: &str| ids.iter().any(|id| id.ends_with(suffix));
+    for suffix in [
+        "/resourceGroups/rg-test",
+        "/userAssignedIdentities/apim-test-identity",
+        "/accounts/contoso-eastus/deployments/gpt-4o",
+        "/accounts/contoso-eastus/deployments/embeddings",
+        "/accounts/contoso-westus/deployments/gpt-4o",
+        "/service/apim-test",
+        "/namedValues/oai-lb-identity-client-id",
+        "/namedValues/oai-lb-backends",
+        "/namedValues/oai-lb-key-partner",
+        "/backends/contoso-eastus",
+        "/backends/partner",
+        "/backends/oai-lb-pool",
+        "/apis/openai",
+        "/apis/openai/policies/policy",
+        "/subscriptions/oai-lb",
+    ] {
+        assert!(has(suffix), "{suffix} missing from {ids:#?}");
+    }
+    let roles = ids.iter().filter(|id| id.contains("/roleAssignments/")).count();
+    assert_eq!(roles, 2, "{ids:#?}");
+    // The first role assignment met PrincipalNotFound and was retried.
+    assert!(s.fake.requests().iter().any(|r| r.code.as_deref() == Some("PrincipalNotFound")));
+    let identity = s
+        .fake
+        .resource(&format!("{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/apim-test-identity"))
+        .unwrap();
+    let client_id = s.fake.resource(&format!("{APIM}/namedValues/oai-lb-identity-client-id")).unwrap();
+    assert_eq!(client_id["properties"]["value"], identity["properties"]["clientId"]);
+    let pool = s.fake.resource(&format!("{APIM}/backends/oai-lb-pool")).unwrap();
+    assert!(pool["properties"].get("url").is_none());
+    assert_eq!(pool["properties"]["pool"]["services"].as_array().unwrap().len(), 3);
+    let single = s.fake.resource(&format!("{APIM}/backends/partner")).unwrap();
+    assert_eq!(single["properties"]["url"], "https://partner.openai.azure.com/openai");
+    assert_eq!(single["properties"]["circuitBreaker"]["rules"][0]["acceptRetryAfter"], true);
+
+    let writes = s.fake.writes();
+    let second = deploy(&s, &["--yes"]);
+    assert!(second.get_output().status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("No changes"), "{}", stdout(&second));
+    assert_eq!(s.fake.writes(), writes, "a second run writes nothing");
+    assert_no_rejections(&s.fake);
+}
+
+#[test]
+fn what_if_writes_nothing_and_shows_changed_fields() {
+    let s = setup(Options::default(), "policy");
+    let plan = deploy(&s, &["--what-if", "--output", "json"]);
+    assert!(plan.get_output().status.success(), "{}", stderr(&plan));
+    assert_eq!(s.fake.writes(), 0);
+    let json: Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    assert_eq!(json["applied"], false);
+    assert!(json["plan"].as_array().unwrap().iter().all(|c| c["action"] == "create"), "{json:#}");
+
+    deploy(&s, &["--yes"]).success();
+    std::fs::write(&s.config, config("policy", "Fabrikam")).unwrap();
+    let writes = s.fake.writes();
+    let plan = deploy(&s, &["--what-if"]);
+    let out = stdout(&plan);
+    assert!(plan.get_output().status.success(), "{}", stderr(&plan));
+    assert!(out.contains("APIM service apim-test") && out.contains("properties.publisherName"), "{out}");
+    assert!(out.contains("nothing was written"), "{out}");
+    assert_eq!(s.fake.writes(), writes);
+}
+
+#[test]
+fn converges_through_injected_throttling_and_server_errors() {
+    let options = Options { throttle_rate: 0.10, error_rate: 0.05, seed: 42, ..Options::default() };
+    let s = setup(options, "pool");
+    let run = deploy(&s, &["--yes"]);
+    assert!(run.get_output().status.success(), "{}", stderr(&run));
+    let requests = s.fake.requests();
+    assert!(requests.iter().any(|r| r.status == 429), "throttling was injected");
+    assert!(requests.iter().any(|r| r.status == 500), "errors were injected");
+    assert_no_rejections(&s.fake);
+    let writes = s.fake.writes();
+    let again = deploy(&s, &["--yes"]);
+    assert!(stdout(&again).contains("No changes"), "{}", stdout(&again));
+    assert_eq!(s.fake.writes(), writes);
+}
+
+#[test]
+fn an_interrupted_deploy_resumes() {
+    let options = Options { fail_once: Some("/service/apim-test".into()), ..Options::default() };
+    let s = setup(options, "policy");
+    let failed = deploy(&s, &["--yes"]).code(1);
+    let err = stderr(&failed);
+    assert!(err.contains("APIM service apim-test: ARM operation Failed InternalOperationError"), "{err}");
+    assert!(err.contains("run `oai-lb deploy` again"), "{err}");
+    assert!(s.fake.resource(&format!("{APIM}/apis/openai")).is_none(), "nothing under the failed service");
+
+    let resumed = deploy(&s, &["--yes"]);
+    assert!(resumed.get_output().status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).contains("| APIM service apim-test") || stdout(&resumed).contains("APIM service apim-test")
+    );
+    assert!(s.fake.resource(&format!("{APIM}/apis/openai/policies/policy")).is_some());
+    let again = deploy(&s, &["--yes"]);
+    assert!(stdout(&again).contains("No changes"), "{}", stdout(&again));
+    assert_no_rejections(&s.fake);
+}
+
+#[test]
+fn an_arm_error_ends_with_one_clear_line_and_exit_1() {
+    let options = Options { forbid: Some("Microsoft.CognitiveServices".into()), ..Options::default() };
+    let s = setup(options, "policy");
+    let failed = deploy(&s, &["--yes"]).code(1);
+    let err = stderr(&failed);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(line.contains("OpenAI account contoso-"), "{err}");
+    assert!(line.contains("ARM 403 AuthorizationFailed: The client does not have authorization"), "{err}");
+    assert!(line.contains("(request id "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn never_prompts_without_a_terminal() {
+    let s = setup(Options::default(), "policy");
+    let run = deploy(&s, &[]).code(2);
+    assert!(stderr(&run).contains("pass --yes"), "{}", stderr(&run));
+    assert_eq!(s.fake.writes(), 0);
+}
+
+#[test]
+fn deploy_needs_azure_and_apim_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oai-lb.toml");
+    std::fs::write(&path, "[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n").unwrap();
+    let run = deploy_with("http://127.0.0.1:9", &path, &["--yes"]).code(2);
+    assert!(stderr(&run).contains("[azure] and [apim]"), "{}", stderr(&run));
+}
+
+#[test]
+fn plain_http_endpoints_must_be_loopback() {
+    let s = setup(Options::default(), "policy");
+    let run = deploy_with("http://arm.example.com", &s.config, &["--yes"]).code(2);
+    assert!(stderr(&run).contains("loopback"), "{}", stderr(&run));
+}
