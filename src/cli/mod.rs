@@ -1,6 +1,7 @@
 //! The command line: clap definitions (one file per command) and the glue that resolves
 //! settings, calls the core and renders its result. Only this module prints.
 
+mod demo;
 mod deploy;
 mod output;
 mod probe;
@@ -51,6 +52,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
     Deploy(deploy::Args),
+    /// Simulated backends, the balancer and a live probe in one process: see it work in a minute.
+    Demo(demo::Args),
     /// Drive traffic at an endpoint and watch each backend's throttle state.
     Probe(probe::Args),
     /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
+        Command::Demo(args) => demo::run(&cli.global, args, &printer),
         Command::Probe(args) => probe::run(&cli.global, args, &printer),
         Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
     }
