@@ -157,7 +157,7 @@ pub(super) async fn drive(probe: &Probe, duration: Duration, watch: bool, printe
     let _ = stop_tx.send(true);
     let _ = driver.await;
     poller.abort();
-    display.finish();
+    display.finish()?;
     let summary = core::lock(&stats).summary(&target, started.elapsed());
     Ok(summary)
 }
@@ -227,14 +227,19 @@ impl<'a> Display<'a> {
         }
     }
 
-    fn finish(&self) {
-        if let Display::Bar(bar) = self {
-            bar.finish_and_clear();
+    /// Clears the live frame or the bar, so the summary that follows is not drawn twice.
+    fn finish(&self) -> Result<(), Error> {
+        match self {
+            Display::Bar(bar) => bar.finish_and_clear(),
+            Display::Live { printer, lines } if *lines > 0 => printer.line(format!("\x1b[{lines}A\r\x1b[J"))?,
+            _ => {}
         }
+        Ok(())
     }
 }
 
-/// Columns for tables: the terminal's width, or a roomy default when not on one.
+/// Columns for tables: the terminal's width, or a roomy default when not on one (or when
+/// the terminal reports no usable size, as some pseudo-terminals do).
 fn terminal_width() -> u16 {
-    comfy_table::Table::new().width().unwrap_or(120)
+    comfy_table::Table::new().width().filter(|w| *w >= 40).unwrap_or(120)
 }
