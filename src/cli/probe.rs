@@ -85,6 +85,12 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
         let probe = Probe::new(opts).map_err(|e| Error::usage(e.to_string()))?;
         let summary = drive(&probe, args.duration, args.watch, printer).await?;
         print_summary(&probe, &summary, printer).await?;
+        if summary.no_response > 0 {
+            printer.note(format!(
+                "{} of {} requests got no response from {} (is it running and reachable?)",
+                summary.no_response, summary.requests, args.target
+            ));
+        }
         if summary.error_rate > args.max_error_rate {
             return Err(Error::failure(format!(
                 "client-visible error rate {:.2}% is above --max-error-rate {:.2}%",
