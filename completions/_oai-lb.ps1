@@ -31,33 +31,19 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)')
-            [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
-            [CompletionResult]::new('named-values', 'named-values', [CompletionResultType]::ParameterValue, 'Set, list or remove APIM named values (secret values are never printed)')
-            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
+            [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)')
+            [CompletionResult]::new('named-values', 'named-values', [CompletionResultType]::ParameterValue, 'Set, list or remove APIM named values (secret values are never printed)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render, diff, push or show the APIM policy')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Drive traffic at an endpoint and watch each backend''s throttle state')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Simulated backends, the balancer and a live probe in one process: see it work in a minute')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'oai-lb;serve' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
-            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where Entra tokens for `auth = "entra"` backends come from')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('--allow-unauthenticated', '--allow-unauthenticated', [CompletionResultType]::ParameterName, 'Allow listening on a non-loopback address without client keys')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;init' {
@@ -75,6 +61,23 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing file')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Ask nothing: use the flags and defaults (implied when stdin is not a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;deploy' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
+            [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Print the APIM subscription key')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -190,6 +193,83 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         'oai-lb;backends;help;help' {
             break
         }
+        'oai-lb;named-values' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'oai-lb;named-values;set' {
+            [CompletionResult]::new('--from-env', '--from-env', [CompletionResultType]::ParameterName, 'Read the value from this environment variable')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Store it encrypted; it is never shown again')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change and write nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;named-values;list' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;named-values;remove' {
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change and write nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;named-values;help' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'oai-lb;named-values;help;set' {
+            break
+        }
+        'oai-lb;named-values;help;list' {
+            break
+        }
+        'oai-lb;named-values;help;remove' {
+            break
+        }
+        'oai-lb;named-values;help;help' {
+            break
+        }
         'oai-lb;policy' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -299,83 +379,6 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
-        'oai-lb;named-values' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'oai-lb;named-values;set' {
-            [CompletionResult]::new('--from-env', '--from-env', [CompletionResultType]::ParameterName, 'Read the value from this environment variable')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
-            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'Store it encrypted; it is never shown again')
-            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change and write nothing')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            break
-        }
-        'oai-lb;named-values;list' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
-            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            break
-        }
-        'oai-lb;named-values;remove' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
-            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Show what would change and write nothing')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            break
-        }
-        'oai-lb;named-values;help' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'oai-lb;named-values;help;set' {
-            break
-        }
-        'oai-lb;named-values;help;list' {
-            break
-        }
-        'oai-lb;named-values;help;remove' {
-            break
-        }
-        'oai-lb;named-values;help;help' {
-            break
-        }
         'oai-lb;destroy' {
             [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
@@ -394,26 +397,13 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
-        'oai-lb;completions' {
+        'oai-lb;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where Entra tokens for `auth = "entra"` backends come from')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'oai-lb;deploy' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
-            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('--what-if', '--what-if', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
-            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
-            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking (required when stdin is not a terminal)')
-            [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Print the APIM subscription key')
+            [CompletionResult]::new('--allow-unauthenticated', '--allow-unauthenticated', [CompletionResultType]::ParameterName, 'Allow listening on a non-loopback address without client keys')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -463,25 +453,53 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'oai-lb;demo' {
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (e.g. 45s); default: run until Ctrl-C')
+            [CompletionResult]::new('--rps', '--rps', [CompletionResultType]::ParameterName, 'Requests per second the probe offers')
+            [CompletionResult]::new('--primary-rpm', '--primary-rpm', [CompletionResultType]::ParameterName, 'Requests per minute of the priority-1 deployment (its window allows a sixth of it per 10 s)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the balancer (0 = any free one)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Ask for streamed (SSE) answers')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'oai-lb;completions' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'oai-lb;help' {
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)')
-            [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml')
-            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render the APIM policy from the config')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
-            [CompletionResult]::new('named-values', 'named-values', [CompletionResultType]::ParameterValue, 'Set, list or remove APIM named values (secret values are never printed)')
-            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
+            [CompletionResult]::new('backends', 'backends', [CompletionResultType]::ParameterValue, 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)')
+            [CompletionResult]::new('named-values', 'named-values', [CompletionResultType]::ParameterValue, 'Set, list or remove APIM named values (secret values are never printed)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Render, diff, push or show the APIM policy')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)')
+            [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Drive traffic at an endpoint and watch each backend''s throttle state')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Simulated backends, the balancer and a live probe in one process: see it work in a minute')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
-        'oai-lb;help;serve' {
+        'oai-lb;help;init' {
             break
         }
-        'oai-lb;help;init' {
+        'oai-lb;help;deploy' {
             break
         }
         'oai-lb;help;backends' {
@@ -501,6 +519,21 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;help;backends;remove' {
+            break
+        }
+        'oai-lb;help;named-values' {
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
+            break
+        }
+        'oai-lb;help;named-values;set' {
+            break
+        }
+        'oai-lb;help;named-values;list' {
+            break
+        }
+        'oai-lb;help;named-values;remove' {
             break
         }
         'oai-lb;help;policy' {
@@ -525,34 +558,22 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         'oai-lb;help;status' {
             break
         }
-        'oai-lb;help;named-values' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
-            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
-            break
-        }
-        'oai-lb;help;named-values;set' {
-            break
-        }
-        'oai-lb;help;named-values;list' {
-            break
-        }
-        'oai-lb;help;named-values;remove' {
-            break
-        }
         'oai-lb;help;destroy' {
             break
         }
-        'oai-lb;help;completions' {
-            break
-        }
-        'oai-lb;help;deploy' {
+        'oai-lb;help;serve' {
             break
         }
         'oai-lb;help;probe' {
             break
         }
         'oai-lb;help;simulate' {
+            break
+        }
+        'oai-lb;help;demo' {
+            break
+        }
+        'oai-lb;help;completions' {
             break
         }
         'oai-lb;help;help' {

@@ -22,6 +22,9 @@ _oai__lb() {
             oai__lb,completions)
                 cmd="oai__lb__subcmd__completions"
                 ;;
+            oai__lb,demo)
+                cmd="oai__lb__subcmd__demo"
+                ;;
             oai__lb,deploy)
                 cmd="oai__lb__subcmd__deploy"
                 ;;
@@ -87,6 +90,9 @@ _oai__lb() {
                 ;;
             oai__lb__subcmd__help,completions)
                 cmd="oai__lb__subcmd__help__subcmd__completions"
+                ;;
+            oai__lb__subcmd__help,demo)
+                cmd="oai__lb__subcmd__help__subcmd__demo"
                 ;;
             oai__lb__subcmd__help,deploy)
                 cmd="oai__lb__subcmd__help__subcmd__deploy"
@@ -212,7 +218,7 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status named-values destroy completions deploy probe simulate help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version init deploy backends named-values policy status destroy serve probe simulate demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,6 +523,44 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__demo)
+            opts="-v -q -h --duration --rps --primary-rpm --port --stream --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --primary-rpm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__deploy)
             opts="-y -v -q -h --what-if --yes --credential --arm-endpoint --show-secrets --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -578,7 +622,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve init backends policy status named-values destroy completions deploy probe simulate help"
+            opts="init deploy backends named-values policy status destroy serve probe simulate demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +706,20 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -28,32 +28,19 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-            cand backends 'Add, list, change or remove backends in oai-lb.toml'
-            cand policy 'Render the APIM policy from the config'
-            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
-            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
-            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
-            cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+            cand backends 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)'
+            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
+            cand policy 'Render, diff, push or show the APIM policy'
+            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
+            cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand probe 'Drive traffic at an endpoint and watch each backend''s throttle state'
             cand simulate 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
+            cand demo 'Simulated backends, the balancer and a live probe in one process: see it work in a minute'
+            cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'oai-lb;serve'= {
-            cand --listen 'Listen on this address instead of balancer.listen'
-            cand --workers 'Worker threads, each with its own event loop; default one per core'
-            cand --credential 'Where Entra tokens for `auth = "entra"` backends come from'
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand --allow-unauthenticated 'Allow listening on a non-loopback address without client keys'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;init'= {
             cand --subscription-id 'Azure subscription for deploy (with --resource-group and --location)'
@@ -70,6 +57,22 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --output 'Output format; json is stable, for scripts'
             cand --force 'Overwrite an existing file'
             cand --yes 'Ask nothing: use the flags and defaults (implied when stdin is not a terminal)'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;deploy'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --what-if 'Print the plan and change nothing'
+            cand -y 'Apply without asking (required when stdin is not a terminal)'
+            cand --yes 'Apply without asking (required when stdin is not a terminal)'
+            cand --show-secrets 'Print the APIM subscription key'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
@@ -173,6 +176,74 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;backends;help;help'= {
         }
+        &'oai-lb;named-values'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;named-values;set'= {
+            cand --from-env 'Read the value from this environment variable'
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --secret 'Store it encrypted; it is never shown again'
+            cand --what-if 'Show what would change and write nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;list'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;remove'= {
+            cand --credential 'Where the Entra ID token comes from'
+            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --what-if 'Show what would change and write nothing'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;named-values;help'= {
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'oai-lb;named-values;help;set'= {
+        }
+        &'oai-lb;named-values;help;list'= {
+        }
+        &'oai-lb;named-values;help;remove'= {
+        }
+        &'oai-lb;named-values;help;help'= {
+        }
         &'oai-lb;policy'= {
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -270,74 +341,6 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'oai-lb;named-values'= {
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-            cand remove 'Delete a named value the policy does not use'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'oai-lb;named-values;set'= {
-            cand --from-env 'Read the value from this environment variable'
-            cand --credential 'Where the Entra ID token comes from'
-            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand --secret 'Store it encrypted; it is never shown again'
-            cand --what-if 'Show what would change and write nothing'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'oai-lb;named-values;list'= {
-            cand --credential 'Where the Entra ID token comes from'
-            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'oai-lb;named-values;remove'= {
-            cand --credential 'Where the Entra ID token comes from'
-            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand --what-if 'Show what would change and write nothing'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-        }
-        &'oai-lb;named-values;help'= {
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-            cand remove 'Delete a named value the policy does not use'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'oai-lb;named-values;help;set'= {
-        }
-        &'oai-lb;named-values;help;list'= {
-        }
-        &'oai-lb;named-values;help;remove'= {
-        }
-        &'oai-lb;named-values;help;help'= {
-        }
         &'oai-lb;destroy'= {
             cand --credential 'Where the Entra ID token comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
@@ -355,25 +358,13 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
-        &'oai-lb;completions'= {
+        &'oai-lb;serve'= {
+            cand --listen 'Listen on this address instead of balancer.listen'
+            cand --workers 'Worker threads, each with its own event loop; default one per core'
+            cand --credential 'Where Entra tokens for `auth = "entra"` backends come from'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'oai-lb;deploy'= {
-            cand --credential 'Where the Entra ID token comes from'
-            cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand --what-if 'Print the plan and change nothing'
-            cand -y 'Apply without asking (required when stdin is not a terminal)'
-            cand --yes 'Apply without asking (required when stdin is not a terminal)'
-            cand --show-secrets 'Print the APIM subscription key'
+            cand --allow-unauthenticated 'Allow listening on a non-loopback address without client keys'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
@@ -420,23 +411,49 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'oai-lb;demo'= {
+            cand --duration 'Stop after this long (e.g. 45s); default: run until Ctrl-C'
+            cand --rps 'Requests per second the probe offers'
+            cand --primary-rpm 'Requests per minute of the priority-1 deployment (its window allows a sixth of it per 10 s)'
+            cand --port 'Port of the balancer (0 = any free one)'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --stream 'Ask for streamed (SSE) answers'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'oai-lb;completions'= {
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'oai-lb;help'= {
-            cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-            cand backends 'Add, list, change or remove backends in oai-lb.toml'
-            cand policy 'Render the APIM policy from the config'
-            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
-            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
-            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
-            cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+            cand backends 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)'
+            cand named-values 'Set, list or remove APIM named values (secret values are never printed)'
+            cand policy 'Render, diff, push or show the APIM policy'
+            cand status 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+            cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
+            cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand probe 'Drive traffic at an endpoint and watch each backend''s throttle state'
             cand simulate 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
+            cand demo 'Simulated backends, the balancer and a live probe in one process: see it work in a minute'
+            cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
-        &'oai-lb;help;serve'= {
-        }
         &'oai-lb;help;init'= {
+        }
+        &'oai-lb;help;deploy'= {
         }
         &'oai-lb;help;backends'= {
             cand add 'Add a backend to oai-lb.toml'
@@ -451,6 +468,17 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;help;backends;set'= {
         }
         &'oai-lb;help;backends;remove'= {
+        }
+        &'oai-lb;help;named-values'= {
+            cand set 'Create or replace a named value'
+            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand remove 'Delete a named value the policy does not use'
+        }
+        &'oai-lb;help;named-values;set'= {
+        }
+        &'oai-lb;help;named-values;list'= {
+        }
+        &'oai-lb;help;named-values;remove'= {
         }
         &'oai-lb;help;policy'= {
             cand render 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
@@ -468,26 +496,17 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;help;status'= {
         }
-        &'oai-lb;help;named-values'= {
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-            cand remove 'Delete a named value the policy does not use'
-        }
-        &'oai-lb;help;named-values;set'= {
-        }
-        &'oai-lb;help;named-values;list'= {
-        }
-        &'oai-lb;help;named-values;remove'= {
-        }
         &'oai-lb;help;destroy'= {
         }
-        &'oai-lb;help;completions'= {
-        }
-        &'oai-lb;help;deploy'= {
+        &'oai-lb;help;serve'= {
         }
         &'oai-lb;help;probe'= {
         }
         &'oai-lb;help;simulate'= {
+        }
+        &'oai-lb;help;demo'= {
+        }
+        &'oai-lb;help;completions'= {
         }
         &'oai-lb;help;help'= {
         }

@@ -31,34 +31,19 @@ complete -c oai-lb -n "__fish_oai_lb_needs_command" -s v -l verbose -d 'More log
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -s h -l help -d 'Print help'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -s V -l version -d 'Print version'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "policy" -d 'Render the APIM policy from the config'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
-complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "policy" -d 'Render, diff, push or show the APIM policy'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "probe" -d 'Drive traffic at an endpoint and watch each backend\'s throttle state'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "simulate" -d 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "demo" -d 'Simulated backends, the balancer and a live probe in one process: see it work in a minute'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l workers -d 'Worker threads, each with its own event loop; default one per core' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l credential -d 'Where Entra tokens for `auth = "entra"` backends come from' -r -f -a "auto\t'Try every source below in order'
-client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
-workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
-pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
-managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
-cli\t'`az login`'
-azd\t'`azd auth login`'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l allow-unauthenticated -d 'Allow listening on a non-loopback address without client keys'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l subscription-id -d 'Azure subscription for deploy (with --resource-group and --location)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l resource-group -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l location -r
@@ -84,6 +69,23 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l yes -d 'Ask nothi
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Print the plan and change nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d 'Print the APIM subscription key'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
@@ -174,6 +176,66 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "set" -d 'Create or replace a named value'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "remove" -d 'Delete a named value the policy does not use'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l from-env -d 'Read the value from this environment variable' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l secret -d 'Store it encrypted; it is never shown again'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "set" -d 'Create or replace a named value'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete a named value the policy does not use'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
@@ -263,66 +325,6 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l check -d 'Exit 
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "remove" -d 'Delete a named value the policy does not use'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l from-env -d 'Read the value from this environment variable' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
-client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
-workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
-pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
-managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
-cli\t'`az login`'
-azd\t'`azd auth login`'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l secret -d 'Store it encrypted; it is never shown again'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change and write nothing'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
-client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
-workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
-pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
-managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
-cli\t'`az login`'
-azd\t'`azd auth login`'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
-client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
-workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
-pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
-managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
-cli\t'`az login`'
-azd\t'`azd auth login`'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change and write nothing'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete a named value the policy does not use'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
@@ -341,29 +343,22 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l what-if -d 'Li
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l workers -d 'Worker threads, each with its own event loop; default one per core' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l credential -d 'Where Entra tokens for `auth = "entra"` backends come from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
 managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
 cli\t'`az login`'
 azd\t'`azd auth login`'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l arm-endpoint -d 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Print the plan and change nothing'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d 'Print the APIM subscription key'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l allow-unauthenticated -d 'Allow listening on a non-loopback address without client keys'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l target -d 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l deployment -d 'The deployment (model) to call' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-version -d 'The api-version query parameter' -r
@@ -401,26 +396,44 @@ json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "policy" -d 'Render the APIM policy from the config'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "probe" -d 'Drive traffic at an endpoint and watch each backend\'s throttle state'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "simulate" -d 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l duration -d 'Stop after this long (e.g. 45s); default: run until Ctrl-C' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l rps -d 'Requests per second the probe offers' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l primary-rpm -d 'Requests per minute of the priority-1 deployment (its window allows a sixth of it per 10 s)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l port -d 'Port of the balancer (0 = any free one)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l stream -d 'Ask for streamed (SSE) answers'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml (and converge APIM)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "policy" -d 'Render, diff, push or show the APIM policy'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "probe" -d 'Drive traffic at an endpoint and watch each backend\'s throttle state'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "simulate" -d 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "demo" -d 'Simulated backends, the balancer and a live probe in one process: see it work in a minute'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "add" -d 'Add a backend to oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "set" -d 'Create or replace a named value'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "remove" -d 'Delete a named value the policy does not use'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "diff" -d 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "push" -d 'Push the rendered policy to the deployed API (after showing the diff)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the API policy as deployed'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "remove" -d 'Delete a named value the policy does not use'

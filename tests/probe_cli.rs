@@ -31,6 +31,7 @@ async fn json_counts_equal_what_the_simulator_saw() {
     assert_eq!(json["requests"], stats.requests);
     assert_eq!(json["ok"], stats.ok);
     assert_eq!(json["client_429"], stats.throttled);
+    assert_eq!(json["no_response"], 0);
     assert_eq!(json["errors"], stats.throttled + stats.errors);
     let backends = json["backends"].as_array().unwrap();
     assert_eq!(backends.len(), 1);

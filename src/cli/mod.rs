@@ -4,6 +4,7 @@
 mod azure;
 mod backends;
 pub mod completions;
+mod demo;
 mod deploy;
 mod destroy;
 mod init;
@@ -55,46 +56,51 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the embedded load balancer: a local reverse proxy in front of the backends.
-    Serve(serve::Args),
     /// Write a commented oai-lb.toml (asks on a terminal, from flags otherwise).
     Init(init::Args),
-    /// Add, list, change or remove backends in oai-lb.toml.
+    /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
+    Deploy(deploy::Args),
+    /// Add, list, change or remove backends in oai-lb.toml (and converge APIM).
     Backends(backends::Args),
-    /// Render the APIM policy from the config.
+    /// Set, list or remove APIM named values (secret values are never printed).
+    NamedValues(named_values::Args),
+    /// Render, diff, push or show the APIM policy.
     Policy(policy::Args),
     /// Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift).
     Status(status::Args),
-    /// Set, list or remove APIM named values (secret values are never printed).
-    NamedValues(named_values::Args),
     /// Delete what deploy created, after confirmation (--yes in scripts).
     Destroy(destroy::Args),
-    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
-    Completions(completions::Args),
-    /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
-    Deploy(deploy::Args),
+    /// Run the embedded load balancer: a local reverse proxy in front of the backends.
+    Serve(serve::Args),
     /// Drive traffic at an endpoint and watch each backend's throttle state.
     Probe(probe::Args),
     /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
     Simulate(simulate::Args),
+    /// Simulated backends, the balancer and a live probe in one process: see it work in a minute.
+    Demo(demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let printer = Printer::new(&cli.global);
-    printer.init_logging();
+    // The demo draws a live table on the terminal: per-request log lines would tear it.
+    let quiet_by_default = matches!(cli.command, Command::Demo(_));
+    printer.init_logging(quiet_by_default);
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.global, args, &printer),
         Command::Init(args) => init::run(&cli.global, args, &printer),
+        Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
         Command::Backends(args) => backends::run(&cli.global, args, &printer),
+        Command::NamedValues(args) => named_values::run(&cli.global, args, &printer),
         Command::Policy(args) => policy::run(&cli.global, args, &printer),
-        Command::Completions(args) => completions::run(args, &printer),
         Command::Status(args) => status::run(&cli.global, args, &printer),
         Command::Destroy(args) => destroy::run(&cli.global, args, &printer),
-        Command::NamedValues(args) => named_values::run(&cli.global, args, &printer),
-        Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
+        Command::Serve(args) => serve::run(&cli.global, args, &printer),
         Command::Probe(args) => probe::run(&cli.global, args, &printer),
         Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
+        Command::Demo(args) => demo::run(&cli.global, args, &printer),
+        Command::Completions(args) => completions::run(args, &printer),
     }
 }
 

@@ -67,10 +67,12 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Logs go to stderr; `RUST_LOG` wins over -v/-q.
-    pub fn init_logging(&self) {
+    /// Logs go to stderr; `RUST_LOG` wins over -v/-q. `quiet_by_default` drops the
+    /// per-request info lines unless -v asks for them.
+    pub fn init_logging(&self, quiet_by_default: bool) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
+            (false, 0) if quiet_by_default => "warn",
             (false, 0) => "warn,oai_lb=info",
             (false, 1) => "info",
             (false, 2) => "debug",
@@ -100,7 +102,7 @@ impl Printer {
 
     /// A status message for people (stderr, hidden by -q and in json mode).
     pub fn note(&self, text: impl fmt::Display) {
-        if !self.quiet {
+        if !self.quiet && !self.json() {
             eprintln!("{text}");
         }
     }

@@ -83,12 +83,13 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
             timeout: args.timeout,
         };
         let probe = Probe::new(opts).map_err(|e| Error::usage(e.to_string()))?;
-        let summary = drive(&probe, &args, printer).await?;
-        if printer.json() {
-            printer.print_json(&summary)?;
-        } else {
-            let lb = balancer::backends(probe.client(), &args.target, &probe.options().auth).await;
-            printer.line(view::render(&Snapshot::new(&summary, lb.as_deref()), terminal_width()))?;
+        let summary = drive(&probe, args.duration, args.watch, printer).await?;
+        print_summary(&probe, &summary, printer).await?;
+        if summary.no_response > 0 {
+            printer.note(format!(
+                "{} of {} requests got no response from {} (is it running and reachable?)",
+                summary.no_response, summary.requests, args.target
+            ));
         }
         if summary.error_rate > args.max_error_rate {
             return Err(Error::failure(format!(
@@ -99,6 +100,15 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The final table (with the balancer's view when there is one) or the JSON summary.
+pub(super) async fn print_summary(probe: &Probe, summary: &Summary, printer: &Printer) -> Result<(), Error> {
+    if printer.json() {
+        return printer.print_json(summary);
+    }
+    let lb = balancer::backends(probe.client(), &probe.options().target, &probe.options().auth).await;
+    printer.line(view::render(&Snapshot::new(summary, lb.as_deref()), terminal_width()))
 }
 
 async fn resolve_auth(args: &Args) -> Result<Auth, Error> {
@@ -113,8 +123,10 @@ async fn resolve_auth(args: &Args) -> Result<Auth, Error> {
     Ok(Auth::Bearer(token.token.secret().to_string()))
 }
 
-/// Runs the probe for `--duration` (or until Ctrl-C) while drawing progress.
-async fn drive(probe: &Probe, args: &Args, printer: &Printer) -> Result<Summary, Error> {
+/// Runs the probe for `duration` (or until Ctrl-C) while drawing progress: the live table
+/// with `watch`, else a progress bar.
+pub(super) async fn drive(probe: &Probe, duration: Duration, watch: bool, printer: &Printer) -> Result<Summary, Error> {
+    let target = probe.options().target.clone();
     let stats = Arc::new(Mutex::new(Stats::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let started = Instant::now();
@@ -124,7 +136,7 @@ async fn drive(probe: &Probe, args: &Args, printer: &Printer) -> Result<Summary,
     };
     let lb_state: Arc<Mutex<Option<Vec<LbBackend>>>> = Arc::default();
     let poller = {
-        let (client, target, auth) = (probe.client().clone(), args.target.clone(), probe.options().auth.clone());
+        let (client, target, auth) = (probe.client().clone(), target.clone(), probe.options().auth.clone());
         let lb_state = lb_state.clone();
         tokio::spawn(async move {
             // Targets that are not oai-lb are asked once; a balancer is asked twice a second.
@@ -135,8 +147,8 @@ async fn drive(probe: &Probe, args: &Args, printer: &Printer) -> Result<Summary,
         })
     };
 
-    let mut display = Display::new(args, printer);
-    let deadline = tokio::time::Instant::from_std(started + args.duration);
+    let mut display = Display::new(watch, duration, printer);
+    let deadline = tokio::time::Instant::now() + duration;
     let mut ctrl_c = pin!(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
@@ -144,15 +156,15 @@ async fn drive(probe: &Probe, args: &Args, printer: &Printer) -> Result<Summary,
             _ = tokio::time::sleep_until(deadline) => break,
             _ = &mut ctrl_c => break,
         }
-        let summary = core::lock(&stats).summary(&args.target, started.elapsed());
+        let summary = core::lock(&stats).summary(&target, started.elapsed());
         let lb = lb_state.lock().unwrap_or_else(|e| e.into_inner()).clone();
         display.update(&summary, lb.as_deref())?;
     }
     let _ = stop_tx.send(true);
     let _ = driver.await;
     poller.abort();
-    display.finish();
-    let summary = core::lock(&stats).summary(&args.target, started.elapsed());
+    display.finish()?;
+    let summary = core::lock(&stats).summary(&target, started.elapsed());
     Ok(summary)
 }
 
@@ -167,8 +179,8 @@ enum Display<'a> {
 }
 
 impl<'a> Display<'a> {
-    fn new(args: &Args, printer: &'a Printer) -> Display<'a> {
-        if args.watch && !printer.json() {
+    fn new(watch: bool, duration: Duration, printer: &'a Printer) -> Display<'a> {
+        if watch && !printer.json() {
             return if std::io::stdout().is_terminal() {
                 Display::Live { printer, lines: 0 }
             } else {
@@ -176,7 +188,7 @@ impl<'a> Display<'a> {
             };
         }
         let target = if printer.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-        let bar = ProgressBar::with_draw_target(Some(args.duration.as_secs().max(1)), target);
+        let bar = ProgressBar::with_draw_target(Some(duration.as_secs().max(1)), target);
         if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len}s  {msg}") {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -221,14 +233,19 @@ impl<'a> Display<'a> {
         }
     }
 
-    fn finish(&self) {
-        if let Display::Bar(bar) = self {
-            bar.finish_and_clear();
+    /// Clears the live frame or the bar, so the summary that follows is not drawn twice.
+    fn finish(&self) -> Result<(), Error> {
+        match self {
+            Display::Bar(bar) => bar.finish_and_clear(),
+            Display::Live { printer, lines } if *lines > 0 => printer.line(format!("\x1b[{lines}A\r\x1b[J"))?,
+            _ => {}
         }
+        Ok(())
     }
 }
 
-/// Columns for tables: the terminal's width, or a roomy default when not on one.
+/// Columns for tables: the terminal's width, or a roomy default when not on one (or when
+/// the terminal reports no usable size, as some pseudo-terminals do).
 fn terminal_width() -> u16 {
-    comfy_table::Table::new().width().unwrap_or(120)
+    comfy_table::Table::new().width().filter(|w| *w >= 40).unwrap_or(120)
 }

@@ -19,6 +19,9 @@ use stats::{Outcome, Stats};
 /// those the APIM policy sets.
 const BACKEND_HEADERS: [&str; 3] = ["x-oai-lb-backend", "x-openai-backend-id", "x-openai-backendurl"];
 
+/// How long a concurrency worker waits after a request that got no response.
+const NO_RESPONSE_PAUSE: Duration = Duration::from_millis(100);
+
 /// How the probe authenticates to the target.
 #[derive(Clone)]
 pub enum Auth {
@@ -143,6 +146,10 @@ impl Probe {
                         while !*stop.borrow() {
                             let outcome = probe.one().await;
                             lock(&stats).record(&outcome);
+                            if outcome.status.is_none() {
+                                // A target that does not answer is not hammered in a tight loop.
+                                tokio::time::sleep(NO_RESPONSE_PAUSE).await;
+                            }
                         }
                     });
                 }

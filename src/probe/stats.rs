@@ -42,6 +42,7 @@ pub struct Stats {
     requests: u64,
     ok: u64,
     client_429: u64,
+    no_response: u64,
     latencies_ms: Vec<f64>,
     backends: BTreeMap<String, Tally>,
 }
@@ -54,8 +55,10 @@ impl Stats {
         if outcome.ok() {
             self.ok += 1;
         }
-        if outcome.status == Some(429) {
-            self.client_429 += 1;
+        match outcome.status {
+            Some(429) => self.client_429 += 1,
+            None => self.no_response += 1,
+            Some(_) => {}
         }
         let tally = self.backends.entry(outcome.backend.clone()).or_default();
         tally.requests += 1;
@@ -84,6 +87,7 @@ impl Stats {
             errors,
             error_rate: round3(ratio(errors, self.requests)),
             client_429: self.client_429,
+            no_response: self.no_response,
             rps: round3(if secs > 0.0 { self.requests as f64 / secs } else { 0.0 }),
             latency_ms: Latency::of(&self.latencies_ms),
             backends: self
@@ -114,6 +118,8 @@ pub struct Summary {
     /// errors / requests: what the client saw fail (429s, 5xx, cut streams, connection errors).
     pub error_rate: f64,
     pub client_429: u64,
+    /// Requests that got no response head (connection refused or reset, timeout).
+    pub no_response: u64,
     pub rps: f64,
     pub latency_ms: Latency,
     pub backends: Vec<BackendSummary>,
@@ -192,7 +198,7 @@ mod tests {
         stats.record(&outcome("b", Some(200), 50));
 
         let s = stats.summary("http://lb", Duration::from_secs(4));
-        assert_eq!((s.requests, s.ok, s.errors, s.client_429), (8, 4, 4, 1));
+        assert_eq!((s.requests, s.ok, s.errors, s.client_429, s.no_response), (8, 4, 4, 1, 1));
         assert_eq!(s.error_rate, 0.5);
         assert_eq!(s.rps, 2.0);
         assert_eq!(s.latency_ms, Latency { p50: 30.0, p99: 1000.0 });

@@ -165,6 +165,7 @@ mod tests {
             errors: 0,
             error_rate: 0.0,
             client_429: 0,
+            no_response: 0,
             rps: 8.1,
             latency_ms: Latency { p50: 21.0, p99: 80.0 },
             backends: vec![backend("east", 40, 30, 10, 0.4, 20.0), backend("west", 60, 60, 0, 0.6, 31.0)],

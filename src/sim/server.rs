@@ -138,15 +138,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let route = openai::route(req.uri().path());
     let api_version = query_param(req.uri().query(), "api-version").unwrap_or(openai::DEFAULT_API_VERSION.into());
 
-    if matches!(route, Route::NotFound) {
-        return json_response(StatusCode::NOT_FOUND, &openai::not_found_body(), &request_id);
-    }
+    // `None` operation = the model list.
+    let (operation, known_deployment) = match route {
+        Route::NotFound => return json_response(StatusCode::NOT_FOUND, &openai::not_found_body(), &request_id),
+        Route::Models => (None, None),
+        Route::Deployment { deployment, operation } => (Some(operation), Some(deployment)),
+        Route::V1 { operation } => (Some(operation), None),
+    };
     // Only API calls count: a client asking whether this is an oai-lb (`/lb/backends`) is not one.
     c.requests.fetch_add(1, Ordering::Relaxed);
-    let known_deployment = match &route {
-        Route::Deployment { deployment, .. } => Some(deployment.clone()),
-        _ => None,
-    };
     if !state.authorized(&req) {
         c.unauthorized.fetch_add(1, Ordering::Relaxed);
         let mut resp = json_response(StatusCode::UNAUTHORIZED, &openai::unauthorized_body(), &request_id);
@@ -155,16 +155,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         }
         return resp;
     }
-    let operation = match route {
-        Route::Models => {
-            if req.method() != Method::GET {
-                return method_not_allowed(&request_id);
-            }
-            c.ok.fetch_add(1, Ordering::Relaxed);
-            return json_response(StatusCode::OK, &openai::models_body(unix_now(), &state.deployments()), &request_id);
+    let Some(operation) = operation else {
+        if req.method() != Method::GET {
+            return method_not_allowed(&request_id);
         }
-        Route::Deployment { operation, .. } | Route::V1 { operation } => operation,
-        Route::NotFound => unreachable!("answered above"),
+        c.ok.fetch_add(1, Ordering::Relaxed);
+        return json_response(StatusCode::OK, &openai::models_body(unix_now(), &state.deployments()), &request_id);
     };
     if req.method() != Method::POST {
         return method_not_allowed(&request_id);
