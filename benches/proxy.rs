@@ -3,7 +3,9 @@
 //!
 //! * direct to the backend,
 //! * through `oai-lb serve` (the release binary, its own process),
-//! * through nginx as a plain keep-alive reverse proxy (when `nginx` is on PATH).
+//! * through nginx as a plain keep-alive reverse proxy (when `nginx` is on PATH),
+//! * through `oai-lb serve` with cooldowns shared through Redis (when `redis-server` is on
+//!   PATH): the hot path never touches Redis, so this should equal plain `oai-lb`.
 //!
 //! Each path gets a latency phase (one connection, sequential requests: p50/p99 added per
 //! request) and a throughput phase (many connections: requests/s). Prints a table and the
@@ -68,10 +70,15 @@ fn main() {
     wait_for(lb_addr);
 
     let nginx = start_nginx(dir.path(), backend);
+    // The same balancer with cooldowns shared through Redis: the hot path must not notice.
+    let shared = start_shared_state_replica(dir.path(), backend);
 
     let mut targets: Vec<(&'static str, SocketAddr)> = vec![("direct", backend), ("oai-lb", lb_addr)];
     if let Some((_, addr)) = &nginx {
         targets.push(("nginx", *addr));
+    }
+    if let Some((_, _, addr)) = &shared {
+        targets.push(("oai-lb+redis", *addr));
     }
     println!("backend on {backend}; {secs} s per phase; {connections} connections for throughput");
     let mut results = Vec::new();
@@ -90,10 +97,11 @@ fn main() {
     }
     drop(oai_lb);
     drop(nginx);
+    drop(shared);
 
-    println!("\n{:<8} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
+    println!("\n{:<13} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
     for m in &results {
-        println!("{:<8} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
+        println!("{:<13} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
     }
     let direct = &results[0];
     let lb = &results[1];
@@ -104,7 +112,16 @@ fn main() {
         lb.p50_us - direct.p50_us,
         lb.p99_us - direct.p99_us
     );
-    if let Some(nginx) = results.get(2) {
+    if let Some(redis) = results.iter().find(|m| m.name == "oai-lb+redis") {
+        println!(
+            "shared state on vs off: throughput x{:.2}, p50 {:+.1} µs",
+            redis.rps / lb.rps,
+            redis.p50_us - lb.p50_us
+        );
+    } else {
+        println!("redis-server not found on PATH: install it to compare shared state on vs off");
+    }
+    if let Some(nginx) = results.iter().find(|m| m.name == "nginx") {
         println!(
             "nginx  vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
             nginx.rps / direct.rps,
@@ -226,6 +243,38 @@ fn start_nginx(dir: &std::path::Path, backend: SocketAddr) -> Option<(Guard, Soc
     let guard = Guard(child);
     wait_for(addr);
     Some((guard, addr))
+}
+
+/// A redis-server and an `oai-lb serve` that shares its cooldowns through it.
+fn start_shared_state_replica(dir: &std::path::Path, backend: SocketAddr) -> Option<(Guard, Guard, SocketAddr)> {
+    let redis_addr = free_addr();
+    let redis = Guard(
+        Command::new("redis-server")
+            .args(["--port", &redis_addr.port().to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?,
+    );
+    wait_for(redis_addr);
+    let addr = free_addr();
+    let config = dir.join("oai-lb-redis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[balancer]\nlisten = \"{addr}\"\n[balancer.proactive]\nenabled = false\n[balancer.shared_state]\nurl = \"redis://{redis_addr}\"\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
+        ),
+    )
+    .ok()?;
+    let lb = Guard(
+        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+            .args(["serve", "-q", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?,
+    );
+    wait_for(addr);
+    Some((lb, redis, addr))
 }
 
 fn free_addr() -> SocketAddr {

@@ -40,12 +40,15 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
+            [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Drive traffic at an endpoint and watch each backend''s throttle state')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'oai-lb;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where Entra tokens for `auth = "entra"` backends come from')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
             [CompletionResult]::new('--allow-unauthenticated', '--allow-unauthenticated', [CompletionResultType]::ParameterName, 'Allow listening on a non-loopback address without client keys')
@@ -53,8 +56,8 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'oai-lb;init' {
@@ -419,6 +422,47 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'oai-lb;probe' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource')
+            [CompletionResult]::new('--deployment', '--deployment', [CompletionResultType]::ParameterName, 'The deployment (model) to call')
+            [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'The api-version query parameter')
+            [CompletionResult]::new('--rps', '--rps', [CompletionResultType]::ParameterName, 'Offer a fixed number of requests per second')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Keep this many requests in flight (the default, with 4)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to drive traffic, e.g. 30s or 2m')
+            [CompletionResult]::new('--api-key-env', '--api-key-env', [CompletionResultType]::ParameterName, 'Environment variable holding the key to send as `api-key`')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Send an Entra ID token from this credential source when no key is given')
+            [CompletionResult]::new('--max-error-rate', '--max-error-rate', [CompletionResultType]::ParameterName, 'Exit 1 when the client-visible error rate (0..=1) is above this')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on one request after this long')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Ask for streamed (SSE) answers')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Show a live table of the backends instead of a progress bar')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'oai-lb;simulate' {
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more')
+            [CompletionResult]::new('--api-key-env', '--api-key-env', [CompletionResultType]::ParameterName, 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth')
+            [CompletionResult]::new('--latency', '--latency', [CompletionResultType]::ParameterName, 'Delay before every admitted response, e.g. 20ms or 1s')
+            [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Share of admitted requests answered with a 500 (0..=1)')
+            [CompletionResult]::new('--reset-rate', '--reset-rate', [CompletionResultType]::ParameterName, 'Share of streamed responses cut off mid-stream (0..=1)')
+            [CompletionResult]::new('--stream-chunks', '--stream-chunks', [CompletionResultType]::ParameterName, 'Content chunks per streamed answer')
+            [CompletionResult]::new('--chunk-interval', '--chunk-interval', [CompletionResultType]::ParameterName, 'Pause between streamed chunks')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'oai-lb;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded load balancer: a local reverse proxy in front of the backends')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)')
@@ -429,6 +473,8 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('destroy', 'destroy', [CompletionResultType]::ParameterValue, 'Delete what deploy created, after confirmation (--yes in scripts)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config')
+            [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Drive traffic at an endpoint and watch each backend''s throttle state')
+            [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -501,6 +547,12 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;help;deploy' {
+            break
+        }
+        'oai-lb;help;probe' {
+            break
+        }
+        'oai-lb;help;simulate' {
             break
         }
         'oai-lb;help;help' {

@@ -40,8 +40,14 @@ _oai__lb() {
             oai__lb,policy)
                 cmd="oai__lb__subcmd__policy"
                 ;;
+            oai__lb,probe)
+                cmd="oai__lb__subcmd__probe"
+                ;;
             oai__lb,serve)
                 cmd="oai__lb__subcmd__serve"
+                ;;
+            oai__lb,simulate)
+                cmd="oai__lb__subcmd__simulate"
                 ;;
             oai__lb,status)
                 cmd="oai__lb__subcmd__status"
@@ -100,8 +106,14 @@ _oai__lb() {
             oai__lb__subcmd__help,policy)
                 cmd="oai__lb__subcmd__help__subcmd__policy"
                 ;;
+            oai__lb__subcmd__help,probe)
+                cmd="oai__lb__subcmd__help__subcmd__probe"
+                ;;
             oai__lb__subcmd__help,serve)
                 cmd="oai__lb__subcmd__help__subcmd__serve"
+                ;;
+            oai__lb__subcmd__help,simulate)
+                cmd="oai__lb__subcmd__help__subcmd__simulate"
                 ;;
             oai__lb__subcmd__help,status)
                 cmd="oai__lb__subcmd__help__subcmd__status"
@@ -200,7 +212,7 @@ _oai__lb() {
 
     case "${cmd}" in
         oai__lb)
-            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status named-values destroy completions deploy help"
+            opts="-v -q -h -V --config --output --verbose --quiet --help --version serve init backends policy status named-values destroy completions deploy probe simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -566,7 +578,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__help)
-            opts="serve init backends policy status named-values destroy completions deploy help"
+            opts="serve init backends policy status named-values destroy completions deploy probe simulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -845,7 +857,35 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__help__subcmd__probe)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__help__subcmd__simulate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1359,8 +1399,70 @@ _oai__lb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        oai__subcmd__lb__subcmd__probe)
+            opts="-v -q -h --target --deployment --api-version --rps --concurrency --duration --stream --watch --api-key-env --credential --max-error-rate --timeout --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deployment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-error-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         oai__subcmd__lb__subcmd__serve)
-            opts="-v -q -h --listen --allow-unauthenticated --workers --config --output --verbose --quiet --help"
+            opts="-v -q -h --listen --allow-unauthenticated --workers --credential --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1371,6 +1473,60 @@ _oai__lb() {
                     return 0
                     ;;
                 --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        oai__subcmd__lb__subcmd__simulate)
+            opts="-v -q -h --backend --api-key-env --latency --error-rate --reset-rate --stream-chunks --chunk-interval --config --output --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --latency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --error-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reset-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stream-chunks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chunk-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,11 +37,14 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+            cand probe 'Drive traffic at an endpoint and watch each backend''s throttle state'
+            cand simulate 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;serve'= {
             cand --listen 'Listen on this address instead of balancer.listen'
             cand --workers 'Worker threads, each with its own event loop; default one per core'
+            cand --credential 'Where Entra tokens for `auth = "entra"` backends come from'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
             cand --allow-unauthenticated 'Allow listening on a non-loopback address without client keys'
@@ -49,8 +52,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;init'= {
             cand --subscription-id 'Azure subscription for deploy (with --resource-group and --location)'
@@ -378,6 +381,45 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'oai-lb;probe'= {
+            cand --target 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource'
+            cand --deployment 'The deployment (model) to call'
+            cand --api-version 'The api-version query parameter'
+            cand --rps 'Offer a fixed number of requests per second'
+            cand --concurrency 'Keep this many requests in flight (the default, with 4)'
+            cand --duration 'How long to drive traffic, e.g. 30s or 2m'
+            cand --api-key-env 'Environment variable holding the key to send as `api-key`'
+            cand --credential 'Send an Entra ID token from this credential source when no key is given'
+            cand --max-error-rate 'Exit 1 when the client-visible error rate (0..=1) is above this'
+            cand --timeout 'Give up on one request after this long'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand --stream 'Ask for streamed (SSE) answers'
+            cand --watch 'Show a live table of the backends instead of a progress bar'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'oai-lb;simulate'= {
+            cand --backend 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more'
+            cand --api-key-env 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth'
+            cand --latency 'Delay before every admitted response, e.g. 20ms or 1s'
+            cand --error-rate 'Share of admitted requests answered with a 500 (0..=1)'
+            cand --reset-rate 'Share of streamed responses cut off mid-stream (0..=1)'
+            cand --stream-chunks 'Content chunks per streamed answer'
+            cand --chunk-interval 'Pause between streamed chunks'
+            cand --config 'The config file'
+            cand --output 'Output format; json is stable, for scripts'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'oai-lb;help'= {
             cand serve 'Run the embedded load balancer: a local reverse proxy in front of the backends'
             cand init 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
@@ -388,6 +430,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand destroy 'Delete what deploy created, after confirmation (--yes in scripts)'
             cand completions 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
             cand deploy 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+            cand probe 'Drive traffic at an endpoint and watch each backend''s throttle state'
+            cand simulate 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;help;serve'= {
@@ -440,6 +484,10 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;help;completions'= {
         }
         &'oai-lb;help;deploy'= {
+        }
+        &'oai-lb;help;probe'= {
+        }
+        &'oai-lb;help;simulate'= {
         }
         &'oai-lb;help;help'= {
         }

@@ -40,16 +40,25 @@ complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "named-values" -d 'Set
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "probe" -d 'Drive traffic at an endpoint and watch each backend\'s throttle state'
+complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "simulate" -d 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l workers -d 'Worker threads, each with its own event loop; default one per core' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l credential -d 'Where Entra tokens for `auth = "entra"` backends come from' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l allow-unauthenticated -d 'Allow listening on a non-loopback address without client keys'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s q -l quiet -d 'Only errors'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l subscription-id -d 'Azure subscription for deploy (with --resource-group and --location)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l resource-group -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l location -r
@@ -355,16 +364,55 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "policy" -d 'Render the APIM policy from the config'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l target -d 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l deployment -d 'The deployment (model) to call' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-version -d 'The api-version query parameter' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l rps -d 'Offer a fixed number of requests per second' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l concurrency -d 'Keep this many requests in flight (the default, with 4)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l duration -d 'How long to drive traffic, e.g. 30s or 2m' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-key-env -d 'Environment variable holding the key to send as `api-key`' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l credential -d 'Send an Entra ID token from this credential source when no key is given' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l max-error-rate -d 'Exit 1 when the client-visible error rate (0..=1) is above this' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l timeout -d 'Give up on one request after this long' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l stream -d 'Ask for streamed (SSE) answers'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l watch -d 'Show a live table of the backends instead of a progress bar'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l backend -d 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l api-key-env -d 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l latency -d 'Delay before every admitted response, e.g. 20ms or 1s' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l error-rate -d 'Share of admitted requests answered with a 500 (0..=1)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l reset-rate -d 'Share of streamed responses cut off mid-stream (0..=1)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l stream-chunks -d 'Content chunks per streamed answer' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l chunk-interval -d 'Pause between streamed chunks' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l config -d 'The config file' -r -F
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
+json\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "serve" -d 'Run the embedded load balancer: a local reverse proxy in front of the backends'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "backends" -d 'Add, list, change or remove backends in oai-lb.toml'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "policy" -d 'Render the APIM policy from the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "status" -d 'Show the gateway URL, the backends configured vs deployed, and drift (--check: exit 3 on drift)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "named-values" -d 'Set, list or remove APIM named values (secret values are never printed)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "destroy" -d 'Delete what deploy created, after confirmation (--yes in scripts)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "probe" -d 'Drive traffic at an endpoint and watch each backend\'s throttle state'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "simulate" -d 'Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from serve init backends policy status named-values destroy completions deploy probe simulate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "add" -d 'Add a backend to oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "set" -d 'Change a backend\'s priority, weight or URL'

@@ -10,4 +10,6 @@ pub mod config;
 pub mod credential;
 pub mod lb;
 pub mod policy;
+pub mod probe;
 pub mod proxy;
+pub mod sim;

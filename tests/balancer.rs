@@ -367,3 +367,21 @@ async fn the_config_file_is_reloaded_when_it_changes() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(header(&post(&lb.url(CHAT)).await, "x-oai-lb-backend"), "b", "a broken file keeps the last good config");
 }
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
+    let slow =
+        Backend::always(|| Reply::Delay(Duration::from_millis(400), Box::new(Reply::ok("{\"done\":true}")))).await;
+    let mut lb = Balancer::start(&backends_toml(&[("slow", &slow.url(), 1)])).await;
+    let url = lb.url(CHAT);
+    let in_flight = tokio::spawn(async move { post(&url).await });
+    while slow.count() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    lb.stop();
+    let response = in_flight.await.unwrap();
+    assert_eq!(response.status(), 200, "the request in flight finished");
+    assert_eq!(response.text().await.unwrap(), "{\"done\":true}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(support::client().post(lb.url(CHAT)).body("{}").send().await.is_err(), "no new connections after shutdown");
+}

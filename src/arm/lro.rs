@@ -22,7 +22,8 @@ pub(super) async fn finish(
     let started = Instant::now();
     let async_op = header(&first.headers, "azure-asyncoperation");
     let location = header(&first.headers, "location");
-    let accepted = matches!(first.status, 201 | 202);
+    // A bare 202 (no operation header, no state) means: look at the resource until it says.
+    let mut accepted = first.status == 202;
     let report = |state: &str| {
         if let Some(report) = progress {
             report(state);
@@ -88,6 +89,7 @@ pub(super) async fn finish(
         }
         request_id = reply.request_id.clone();
         body = reply.json(url)?;
+        accepted = false;
     }
 }
 

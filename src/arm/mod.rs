@@ -271,8 +271,10 @@ impl ArmClient {
         lro::finish(self, method, &url, reply, progress).await
     }
 
+    /// `path` may carry its own query (e.g. `…/policies/policy?format=rawxml`).
     fn url(&self, path: &str, api_version: &str) -> String {
-        format!("{}{}?api-version={}", self.inner.settings.endpoint, path, api_version)
+        let separator = if path.contains('?') { '&' } else { '?' };
+        format!("{}{}{}api-version={}", self.inner.settings.endpoint, path, separator, api_version)
     }
 
     /// Sends one request, retrying throttling, server errors and connection failures.

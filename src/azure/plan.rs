@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AzureError, Outputs, Resource, Stack};
+use super::{AzureError, Kind, Outputs, Resource, Stack};
 use crate::arm::ArmClient;
 
 /// What converge will do to one resource.
@@ -104,7 +104,12 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
 async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<Value>, AzureError> {
     let api = resource.kind.api_version();
     let err = AzureError::arm(&resource.label);
-    let Some(mut value) = client.get_optional(resource.id(), api).await.map_err(err)? else {
+    // APIM returns a policy reformatted unless asked for it as it was stored.
+    let path = match resource.kind {
+        Kind::ApiPolicy => format!("{}?format=rawxml", resource.id()),
+        _ => resource.id().to_string(),
+    };
+    let Some(mut value) = client.get_optional(&path, api).await.map_err(err)? else {
         return Ok(None);
     };
     if resource.secret {

@@ -92,8 +92,9 @@ impl Kind {
     }
 }
 
-/// One resource: where it lives, what it should contain, what it waits for.
-#[derive(Debug, Clone)]
+/// One resource: where it lives, what it should contain, what it waits for. Its `Debug`
+/// leaves the body out: a secret named value's body holds the secret.
+#[derive(Clone)]
 pub struct Resource {
     pub kind: Kind,
     /// What a user calls it, e.g. `model deployment contoso-eastus/gpt-4o`.
@@ -108,6 +109,17 @@ pub struct Resource {
     needs_identity: bool,
     /// A secret named value: its value is read with `listValue`, never shown.
     pub secret: bool,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("kind", &self.kind)
+            .field("label", &self.label)
+            .field("id", &self.id)
+            .field("depends_on", &self.depends_on)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Resource {
@@ -455,6 +467,31 @@ impl Stack {
         &self.apim_id
     }
 
+    /// The resources of one kind, in dependency order.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// The OpenAI API's ARM id.
+    pub fn api_id(&self) -> String {
+        format!("{}/apis/{API_ID}", self.apim_id)
+    }
+
+    /// The API policy's ARM id (`policy push/diff/show`).
+    pub fn api_policy_id(&self) -> String {
+        format!("{}/policies/policy", self.api_id())
+    }
+
+    /// A named value's ARM id.
+    pub fn named_value_id(&self, name: &str) -> String {
+        format!("{}/namedValues/{name}", self.apim_id)
+    }
+
+    /// An APIM backend's ARM id.
+    pub fn backend_id(&self, name: &str) -> String {
+        format!("{}/backends/{name}", self.apim_id)
+    }
+
     /// The subscription whose keys clients send (`POST {id}/listSecrets`).
     pub fn subscription_id(&self) -> String {
         format!("{}/subscriptions/{SUBSCRIPTION_ID}", self.apim_id)
@@ -516,5 +553,76 @@ impl Builder {
             secret: false,
         });
         self.resources.len() - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn stack(strategy: &str) -> Stack {
+        let text = format!(
+            r#"
+[azure]
+subscription_id = "s"
+resource_group = "rg"
+location = "eastus"
+[apim]
+name = "apim"
+publisher_email = "ops@example.com"
+publisher_name = "Contoso"
+strategy = "{strategy}"
+[[openai]]
+name = "east"
+location = "eastus"
+deployments = [{{ name = "a", model = "gpt-4o", version = "1" }}, {{ name = "b", model = "gpt-4o", version = "1" }}]
+"#
+        );
+        Stack::from_config(&Config::parse(Path::new("t.toml"), &text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn role_assignment_names_are_deterministic_per_principal() {
+        let s = stack("policy");
+        let role = s.of_kind(Kind::RoleAssignment).next().unwrap().clone();
+        assert!(!role.resolved());
+        let outputs =
+            |p: &str| Outputs { principal_id: Some(p.into()), client_id: Some("c".into()), gateway_url: None };
+        let (mut a, mut b, mut c) = (role.clone(), role.clone(), role);
+        a.resolve(&outputs("p1"));
+        b.resolve(&outputs("p1"));
+        c.resolve(&outputs("p2"));
+        assert_eq!(a.id(), b.id());
+        assert_ne!(a.id(), c.id());
+        assert_eq!(a.body()["properties"]["principalId"], "p1");
+        assert!(a.body()["properties"]["roleDefinitionId"].as_str().unwrap().ends_with(OPENAI_USER_ROLE));
+    }
+
+    #[test]
+    fn deployments_of_an_account_run_one_after_another() {
+        let s = stack("policy");
+        let index = |label: &str| s.resources.iter().position(|r| r.label == label).unwrap();
+        let (a, b) = (index("model deployment east/a"), index("model deployment east/b"));
+        assert!(s.resources[b].depends_on.contains(&a));
+    }
+
+    #[test]
+    fn the_pool_is_sent_without_url_and_the_policy_targets_it() {
+        let s = stack("pool");
+        let pool = s.of_kind(Kind::Backend).find(|r| r.id().ends_with(POOL_ID)).unwrap();
+        assert!(pool.body()["properties"].get("url").is_none());
+        assert!(pool.body()["properties"].get("protocol").is_none());
+        let policy = s.of_kind(Kind::ApiPolicy).next().unwrap();
+        let xml = policy.body()["properties"]["value"].as_str().unwrap();
+        assert!(xml.contains(&format!(r#"backend-id="{POOL_ID}""#)), "{xml}");
+        assert_eq!(policy.id(), s.api_policy_id());
+    }
+
+    #[test]
+    fn deploy_needs_azure_and_apim() {
+        let config = Config::parse(Path::new("t.toml"), "").unwrap();
+        let e = Stack::from_config(&config).unwrap_err().to_string();
+        assert!(e.contains("[azure]") && e.contains("fix:"), "{e}");
     }
 }

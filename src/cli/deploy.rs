@@ -16,6 +16,12 @@ use crate::config::Config;
 use crate::credential::{Credential, CredentialKind};
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 converged (or nothing to do), 1 an Azure call failed (re-run to resume), 2 config or usage error.\n\
+Tuning (mainly for tests): OAI_LB_ARM_POLL_MS (poll interval without Retry-After, default 5000), \
+OAI_LB_ARM_RETRY_BASE_MS (first backoff step, 800), OAI_LB_ARM_RETRY_MAX_MS (backoff cap, 60000), \
+OAI_LB_ARM_PRINCIPAL_WAIT_MS (PrincipalNotFound retry window, 120000)."
+)]
 pub struct Args {
     /// Print the plan and change nothing.
     #[arg(long)]

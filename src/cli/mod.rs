@@ -10,7 +10,9 @@ mod init;
 mod named_values;
 mod output;
 pub mod policy;
+mod probe;
 mod serve;
+mod simulate;
 mod status;
 
 use std::path::PathBuf;
@@ -71,6 +73,10 @@ pub enum Command {
     Completions(completions::Args),
     /// Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config.
     Deploy(deploy::Args),
+    /// Drive traffic at an endpoint and watch each backend's throttle state.
+    Probe(probe::Args),
+    /// Run simulated Azure OpenAI deployments (RPM/TPM limits, 429s, SSE) on loopback.
+    Simulate(simulate::Args),
 }
 
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
@@ -87,6 +93,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Destroy(args) => destroy::run(&cli.global, args, &printer),
         Command::NamedValues(args) => named_values::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
+        Command::Probe(args) => probe::run(&cli.global, args, &printer),
+        Command::Simulate(args) => simulate::run(&cli.global, args, &printer),
     }
 }
 

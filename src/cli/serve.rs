@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::{Error, GlobalArgs, Printer};
 use crate::config::Config;
+use crate::credential::CredentialKind;
 use crate::proxy::{ProxyError, ServeOptions, Server};
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,9 @@ pub struct Args {
     /// Worker threads, each with its own event loop; default one per core.
     #[arg(long, env = "OAI_LB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// Where Entra tokens for `auth = "entra"` backends come from.
+    #[arg(long, value_enum, default_value_t, env = "OAI_LB_CREDENTIAL")]
+    pub credential: CredentialKind,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -27,6 +31,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         allow_unauthenticated: args.allow_unauthenticated,
         config_path: Some(global.config.clone()),
         workers: args.workers.map(usize::from),
+        credential: args.credential,
     };
     super::runtime()?.block_on(async {
         let server = Server::bind(config, options).await.map_err(|e| match e {

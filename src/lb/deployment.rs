@@ -15,10 +15,10 @@ pub fn of_request<'a>(path: &'a str, body: &'a [u8]) -> Cow<'a, str> {
     if let Some(name) = from_path(path) {
         return Cow::Borrowed(name);
     }
-    if is_v1_path(path) {
-        if let Some(model) = model_from_body(body) {
-            return model;
-        }
+    if is_v1_path(path)
+        && let Some(model) = model_from_body(body)
+    {
+        return model;
     }
     Cow::Borrowed(NO_DEPLOYMENT)
 }

@@ -115,10 +115,10 @@ impl EntraToken {
 
     async fn refresh(&self) -> Result<HeaderValue, String> {
         let _single_flight = self.refreshing.lock().await;
-        if let Some((value, expires)) = self.cached.read().unwrap_or_else(|e| e.into_inner()).clone() {
-            if expires > Instant::now() + REFRESH_BEFORE {
-                return Ok(value);
-            }
+        if let Some((value, expires)) = self.cached.read().unwrap_or_else(|e| e.into_inner()).clone()
+            && expires > Instant::now() + REFRESH_BEFORE
+        {
+            return Ok(value);
         }
         let token = self.credential.token(COGNITIVE_SERVICES_SCOPE).await.map_err(|e| e.to_string())?;
         let lifetime = (token.expires_on - time_now()).try_into().unwrap_or(Duration::ZERO);

@@ -111,7 +111,7 @@ async fn forward(
                         tracing::info!(
                             target: "oai_lb::access",
                             path = parts.uri.path(), deployment = &*deployment, status = 429, attempts = tried.count(),
-                            latency_ms = started.elapsed().as_secs_f64() * 1e3, "all backends cooling down"
+                            latency_ms = millis(started.elapsed()), "all backends cooling down"
                         );
                         let mut response = reply::all_throttled(secs, &deployment);
                         response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
@@ -153,7 +153,7 @@ async fn forward(
                     target: "oai_lb::access",
                     path = parts.uri.path(), deployment = &*deployment, backend = rt.balancer.backends()[index].name,
                     status = status.as_u16(), attempts = tried.count(),
-                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "proxied"
+                    latency_ms = millis(started.elapsed()), "proxied"
                 );
                 return committed(response, upstream.name_header.clone(), tried.count());
             }
@@ -177,9 +177,15 @@ async fn forward(
     }
 }
 
-fn start_cooldown(_shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
-    rt.balancer.start_cooldown(index, deployment, cooldown, Instant::now());
+/// Starts a cooldown locally (what selection reads) and, with shared state, announces it to
+/// the other replicas in the background.
+fn start_cooldown(shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
+    let now = Instant::now();
+    let end = rt.balancer.start_cooldown(index, deployment, cooldown, now);
     rt.stats[index].cooldown_started();
+    if let Some(shared_state) = &shared.shared_state {
+        shared_state.announce(&rt.balancer.backends()[index].name, deployment, SystemTime::now() + (end - now));
+    }
 }
 
 /// Why an attempt produced no response head.
@@ -270,6 +276,11 @@ fn estimated_tokens(body: &[u8]) -> u64 {
     let budget = serde_json::from_slice::<Budget>(body).ok();
     let completion = budget.and_then(|b| b.max_completion_tokens.or(b.max_tokens)).unwrap_or(0);
     body.len() as u64 / 4 + completion
+}
+
+/// Milliseconds with microsecond precision, for log lines.
+fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1e3
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

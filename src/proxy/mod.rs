@@ -11,6 +11,7 @@ mod forward;
 mod metrics;
 mod reply;
 mod runtime;
+mod shared_state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,8 +36,10 @@ pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use runtime::BuildError;
 
 use crate::config::Config;
+use crate::credential::CredentialKind;
 use metrics::Totals;
 use runtime::Runtime;
+use shared_state::SharedCooldowns;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,6 +58,8 @@ pub struct ServeOptions {
     pub config_path: Option<PathBuf>,
     /// Worker threads (one event loop each); default: one per core.
     pub workers: Option<usize>,
+    /// Where Entra tokens for `auth = "entra"` backends come from.
+    pub credential: CredentialKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,8 @@ pub enum ProxyError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Config(#[from] BuildError),
+    #[error("{0}")]
+    SharedState(#[from] shared_state::SharedStateError),
     #[error("no backends configured (fix: add a [[backends]] section to the config)")]
     NoBackends,
 }
@@ -75,17 +82,19 @@ pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Byte
 
 /// State shared by every worker thread.
 pub(crate) struct Shared {
-    runtime: ArcSwap<Runtime>,
+    runtime: Arc<ArcSwap<Runtime>>,
     totals: Totals,
     connect_timeout: Duration,
+    /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
+    shared_state: Option<SharedCooldowns>,
 }
 
 impl Shared {
     fn shared_state_view(&self) -> Option<SharedStateView> {
-        None
+        self.shared_state.as_ref().map(|s| SharedStateView { url: s.url().to_string(), healthy: s.healthy() })
     }
     fn shared_state_healthy(&self) -> Option<bool> {
-        None
+        self.shared_state.as_ref().map(SharedCooldowns::healthy)
     }
 }
 
@@ -113,15 +122,19 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let runtime = Runtime::build(&config, None, Instant::now())?;
+        let runtime = Runtime::build(&config, None, options.credential, Instant::now())?;
         if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
         let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let shared =
-            Arc::new(Shared { runtime: ArcSwap::from_pointee(runtime), totals: Totals::default(), connect_timeout });
+        let runtime = Arc::new(ArcSwap::from_pointee(runtime));
+        let shared_state = match &config.balancer.shared_state {
+            Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
+            None => None,
+        };
+        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
         Ok(Server { listener, shared, options, local_addr })
     }
 
@@ -135,6 +148,7 @@ impl Server {
         Reloader {
             shared: Arc::clone(&self.shared),
             allow_unauthenticated: self.options.allow_unauthenticated,
+            credential: self.options.credential,
             listen: self.local_addr,
         }
     }
@@ -235,6 +249,7 @@ async fn serve_connections(
 pub struct Reloader {
     shared: Arc<Shared>,
     allow_unauthenticated: bool,
+    credential: CredentialKind,
     listen: SocketAddr,
 }
 
@@ -245,7 +260,7 @@ impl Reloader {
             return Err(ProxyError::NoBackends);
         }
         let current = self.shared.runtime.load();
-        let runtime = Runtime::build(&config, Some(&current), Instant::now())?;
+        let runtime = Runtime::build(&config, Some(&current), self.credential, Instant::now())?;
         if !self.listen.ip().is_loopback() && runtime.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }

@@ -86,7 +86,12 @@ pub enum BuildError {
 impl Runtime {
     /// Builds the runtime for `config`, carrying state over from `previous` where the
     /// backend is unchanged.
-    pub fn build(config: &Config, previous: Option<&Runtime>, now: Instant) -> Result<Runtime, BuildError> {
+    pub fn build(
+        config: &Config,
+        previous: Option<&Runtime>,
+        credential: CredentialKind,
+        now: Instant,
+    ) -> Result<Runtime, BuildError> {
         let mut entra = previous.and_then(|p| p.entra.clone());
         let mut upstreams = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
@@ -109,8 +114,7 @@ impl Runtime {
                     let token = match &entra {
                         Some(token) => Arc::clone(token),
                         None => {
-                            let credential =
-                                Credential::new(CredentialKind::Auto).map_err(|e| BuildError::Entra(e, index))?;
+                            let credential = Credential::new(credential).map_err(|e| BuildError::Entra(e, index))?;
                             let token = EntraToken::new(credential);
                             entra = Some(Arc::clone(&token));
                             token
@@ -195,6 +199,7 @@ mod tests {
         let rt = Runtime::build(
             &config("[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='https://apim.example/gw/'\n"),
             None,
+            CredentialKind::Auto,
             Instant::now(),
         )
         .unwrap();
@@ -217,6 +222,7 @@ mod tests {
                 "[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='http://127.0.0.1:2'\n",
             ),
             None,
+            CredentialKind::Auto,
             now,
         )
         .unwrap();
@@ -227,6 +233,7 @@ mod tests {
                 "[[backends]]\nname='b'\nurl='http://127.0.0.1:3'\n[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n",
             ),
             Some(&old),
+            CredentialKind::Auto,
             now,
         )
         .unwrap();

@@ -2,6 +2,8 @@
 //! chooses), and a balancer started in-process on a free port.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod redis;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;

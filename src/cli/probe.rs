@@ -1,0 +1,234 @@
+//! `oai-lb probe`: drive traffic at an endpoint, show each backend live (`--watch`) or with a
+//! progress bar, then a summary table or JSON; exit 1 above `--max-error-rate`.
+
+use std::io::IsTerminal;
+use std::pin::pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::watch;
+
+use super::simulate::parse_duration;
+use super::{Error, GlobalArgs, Printer};
+use crate::credential::{Credential, CredentialKind};
+use crate::probe::balancer::{self, LbBackend};
+use crate::probe::stats::{Stats, Summary};
+use crate::probe::view::{self, Snapshot};
+use crate::probe::{self as core, Auth, Load, Probe, ProbeOptions};
+
+/// The Entra scope of Azure OpenAI.
+const COGNITIVE_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// The deployment (model) to call.
+    #[arg(long, default_value = "gpt-4o")]
+    deployment: String,
+    /// The api-version query parameter.
+    #[arg(long, default_value = crate::sim::openai::DEFAULT_API_VERSION)]
+    api_version: String,
+    /// Offer a fixed number of requests per second.
+    #[arg(long, conflicts_with = "concurrency")]
+    rps: Option<f64>,
+    /// Keep this many requests in flight (the default, with 4).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// How long to drive traffic, e.g. 30s or 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Ask for streamed (SSE) answers.
+    #[arg(long)]
+    stream: bool,
+    /// Show a live table of the backends instead of a progress bar.
+    #[arg(long)]
+    watch: bool,
+    /// Environment variable holding the key to send as `api-key`.
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// Send an Entra ID token from this credential source when no key is given.
+    #[arg(long, value_enum, value_name = "KIND")]
+    credential: Option<CredentialKind>,
+    /// Exit 1 when the client-visible error rate (0..=1) is above this.
+    #[arg(long, default_value_t = 1.0)]
+    max_error_rate: f64,
+    /// Give up on one request after this long.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    let load = match (args.rps, args.concurrency) {
+        (Some(r), _) if !(r > 0.0 && r.is_finite()) => return Err(Error::usage("--rps must be above 0")),
+        (Some(r), _) => Load::Rps(r),
+        (None, Some(0)) => return Err(Error::usage("--concurrency must be at least 1")),
+        (None, c) => Load::Concurrency(c.unwrap_or(4)),
+    };
+    if !(0.0..=1.0).contains(&args.max_error_rate) {
+        return Err(Error::usage("--max-error-rate is a share between 0 and 1, e.g. 0.01"));
+    }
+    super::runtime()?.block_on(async {
+        let auth = resolve_auth(&args).await?;
+        let opts = ProbeOptions {
+            target: args.target.clone(),
+            deployment: args.deployment.clone(),
+            api_version: args.api_version.clone(),
+            load,
+            stream: args.stream,
+            auth,
+            timeout: args.timeout,
+        };
+        let probe = Probe::new(opts).map_err(|e| Error::usage(e.to_string()))?;
+        let summary = drive(&probe, &args, printer).await?;
+        if printer.json() {
+            printer.print_json(&summary)?;
+        } else {
+            let lb = balancer::backends(probe.client(), &args.target, &probe.options().auth).await;
+            printer.line(view::render(&Snapshot::new(&summary, lb.as_deref()), terminal_width()))?;
+        }
+        if summary.error_rate > args.max_error_rate {
+            return Err(Error::failure(format!(
+                "client-visible error rate {:.2}% is above --max-error-rate {:.2}%",
+                summary.error_rate * 100.0,
+                args.max_error_rate * 100.0
+            )));
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn resolve_auth(args: &Args) -> Result<Auth, Error> {
+    if let Some(var) = &args.api_key_env {
+        let key = std::env::var(var)
+            .map_err(|_| Error::usage(format!("--api-key-env {var}: the variable is not set; export it first")))?;
+        return Ok(Auth::ApiKey(key));
+    }
+    let Some(kind) = args.credential else { return Ok(Auth::None) };
+    let credential = Credential::new(kind).map_err(|e| Error::failure(e.to_string()))?;
+    let token = credential.token(COGNITIVE_SCOPE).await.map_err(|e| Error::failure(e.to_string()))?;
+    Ok(Auth::Bearer(token.token.secret().to_string()))
+}
+
+/// Runs the probe for `--duration` (or until Ctrl-C) while drawing progress.
+async fn drive(probe: &Probe, args: &Args, printer: &Printer) -> Result<Summary, Error> {
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let driver = {
+        let (probe, stats) = (probe.clone(), stats.clone());
+        tokio::spawn(async move { probe.run(stats, stop_rx).await })
+    };
+    let lb_state: Arc<Mutex<Option<Vec<LbBackend>>>> = Arc::default();
+    let poller = {
+        let (client, target, auth) = (probe.client().clone(), args.target.clone(), probe.options().auth.clone());
+        let lb_state = lb_state.clone();
+        tokio::spawn(async move {
+            // Targets that are not oai-lb are asked once; a balancer is asked twice a second.
+            while let Some(backends) = balancer::backends(&client, &target, &auth).await {
+                *lb_state.lock().unwrap_or_else(|e| e.into_inner()) = Some(backends);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+
+    let mut display = Display::new(args, printer);
+    let deadline = tokio::time::Instant::from_std(started + args.duration);
+    let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(display.refresh()) => {}
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = &mut ctrl_c => break,
+        }
+        let summary = core::lock(&stats).summary(&args.target, started.elapsed());
+        let lb = lb_state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        display.update(&summary, lb.as_deref())?;
+    }
+    let _ = stop_tx.send(true);
+    let _ = driver.await;
+    poller.abort();
+    display.finish();
+    let summary = core::lock(&stats).summary(&args.target, started.elapsed());
+    Ok(summary)
+}
+
+/// How progress is shown while the probe runs.
+enum Display<'a> {
+    /// `--watch` on a terminal: the table redrawn in place.
+    Live { printer: &'a Printer, lines: usize },
+    /// `--watch` elsewhere: the table as plain text once a second.
+    Plain { printer: &'a Printer },
+    /// Without `--watch`: a progress bar on stderr (hidden when stderr is not a terminal).
+    Bar(ProgressBar),
+}
+
+impl<'a> Display<'a> {
+    fn new(args: &Args, printer: &'a Printer) -> Display<'a> {
+        if args.watch && !printer.json() {
+            return if std::io::stdout().is_terminal() {
+                Display::Live { printer, lines: 0 }
+            } else {
+                Display::Plain { printer }
+            };
+        }
+        let target = if printer.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(args.duration.as_secs().max(1)), target);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len}s  {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Display::Bar(bar)
+    }
+
+    fn refresh(&self) -> Duration {
+        match self {
+            Display::Plain { .. } => Duration::from_secs(1),
+            _ => Duration::from_millis(250),
+        }
+    }
+
+    fn update(&mut self, summary: &Summary, lb: Option<&[LbBackend]>) -> Result<(), Error> {
+        match self {
+            Display::Live { printer, lines } => {
+                let frame = view::render(&Snapshot::new(summary, lb), terminal_width());
+                // Move up over the previous frame and overwrite it line by line: no flicker.
+                let mut out = if *lines > 0 { format!("\x1b[{lines}A\r") } else { String::new() };
+                for line in frame.lines() {
+                    out.push_str(line);
+                    out.push_str("\x1b[K\n");
+                }
+                // Clear what is left of a longer previous frame; `line` adds one more newline.
+                out.push_str("\x1b[J");
+                *lines = frame.lines().count() + 1;
+                printer.line(out)
+            }
+            Display::Plain { printer } => {
+                printer.line(format!("{}\n", view::render(&Snapshot::new(summary, lb), terminal_width())))
+            }
+            Display::Bar(bar) => {
+                bar.set_position(summary.duration_secs as u64);
+                bar.set_message(format!(
+                    "{} requests  {:.1} rps  errors {:.2}%",
+                    summary.requests,
+                    summary.rps,
+                    summary.error_rate * 100.0
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Display::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Columns for tables: the terminal's width, or a roomy default when not on one.
+fn terminal_width() -> u16 {
+    comfy_table::Table::new().width().unwrap_or(120)
+}

@@ -1,0 +1,123 @@
+//! Replicas sharing cooldowns through a real redis-server (started per test on a free port).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::redis::Redis;
+use support::{Backend, Balancer, CHAT, Reply, backends_toml, header, post};
+
+fn config(redis: &str, prefix: &str, backends: &[(&str, &str, u32)]) -> String {
+    format!(
+        "[balancer.shared_state]\nurl = \"{redis}\"\nkey_prefix = \"{prefix}\"\n[balancer.proactive]\nenabled = false\n{}",
+        backends_toml(backends)
+    )
+}
+
+async fn state(lb: &Balancer) -> oai_lb::proxy::StateView {
+    support::client().get(lb.url("/lb/backends")).send().await.unwrap().json().await.unwrap()
+}
+
+/// Waits until `check` holds for the replica's `/lb/backends`.
+async fn eventually(lb: &Balancer, what: &str, check: impl Fn(&oai_lb::proxy::StateView) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if check(&state(lb).await) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn connected(s: &oai_lb::proxy::StateView) -> bool {
+    s.shared_state.as_ref().is_some_and(|s| s.healthy)
+}
+
+fn ptu_cooling(s: &oai_lb::proxy::StateView) -> bool {
+    s.backends[0].cooldowns.iter().any(|c| c.deployment == "gpt-4o")
+}
+
+#[tokio::test]
+async fn a_429_seen_by_one_replica_keeps_the_others_off_that_deployment() {
+    let redis = Redis::start();
+    let ptu =
+        Backend::start(|seen, _| if seen.path.contains("/gpt-4o/") { Reply::throttled("30") } else { Reply::ok("{}") })
+            .await;
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let toml = config(&redis.url(), "t1", &[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)]);
+    let a = Balancer::start(&toml).await;
+    let b = Balancer::start(&toml).await;
+    eventually(&a, "replica A connected", connected).await;
+    eventually(&b, "replica B connected", connected).await;
+
+    assert_eq!(header(&post(&a.url(CHAT)).await, "x-oai-lb-backend"), "paygo");
+    assert_eq!(ptu.count(), 1);
+    eventually(&b, "replica B learns A's cooldown", ptu_cooling).await;
+    for _ in 0..10 {
+        let r = post(&b.url(CHAT)).await;
+        assert_eq!((r.status().as_u16(), header(&r, "x-oai-lb-backend")), (200, "paygo"));
+    }
+    assert_eq!(ptu.count(), 1, "B sent nothing to the cooling deployment");
+
+    let embeddings = post(&b.url("/openai/deployments/emb/embeddings")).await;
+    assert_eq!(header(&embeddings, "x-oai-lb-backend"), "ptu", "other deployments stay in use");
+
+    // A replica started later inherits the cooldowns in force.
+    let c = Balancer::start(&toml).await;
+    eventually(&c, "replica C loads the cooldown", ptu_cooling).await;
+    assert_eq!(header(&post(&c.url(CHAT)).await, "x-oai-lb-backend"), "paygo");
+    assert_eq!(ptu.count(), 2, "only the embeddings request reached ptu");
+}
+
+#[tokio::test]
+async fn replicas_keep_serving_without_redis_and_resync_when_it_returns() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let ptu = Backend::start(|_, nth| if nth == 0 { Reply::throttled("30") } else { Reply::ok("{}") }).await;
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let toml = config(&redis.url(), "t2", &[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)]);
+    let a = Balancer::start(&toml).await;
+    let b = Balancer::start(&toml).await;
+    eventually(&a, "A connected", connected).await;
+    eventually(&b, "B connected", connected).await;
+
+    redis.stop();
+    eventually(&a, "A reports the shared state degraded", |s| !connected(s)).await;
+    eventually(&b, "B reports the shared state degraded", |s| !connected(s)).await;
+    let metrics = support::client().get(a.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oai_lb_shared_state_up 0\n"), "{metrics}");
+
+    // Serving goes on with local state, no client-visible errors.
+    let r = post(&a.url(CHAT)).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-oai-lb-backend")), (200, "paygo"), "A's 429 from ptu was absorbed");
+    for lb in [&a, &b] {
+        for _ in 0..5 {
+            assert_eq!(post(&lb.url(CHAT)).await.status(), 200);
+        }
+    }
+
+    // Redis returns: both reconnect, and A's cooldown from the outage reaches B.
+    let _redis = Redis::start_on(port);
+    eventually(&a, "A recovered", connected).await;
+    eventually(&b, "B recovered", connected).await;
+    eventually(&b, "B learns the cooldown A started during the outage", ptu_cooling).await;
+}
+
+#[tokio::test]
+async fn a_bad_shared_state_url_is_a_config_error() {
+    let err = oai_lb::config::Config::parse(
+        std::path::Path::new("oai-lb.toml"),
+        "[balancer.shared_state]\nurl = \"http://127.0.0.1:6379\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "balancer.shared_state.url");
+
+    let config = oai_lb::config::Config::parse(
+        std::path::Path::new("oai-lb.toml"),
+        &format!("[balancer.shared_state]\nurl = \"redis://\"\n{}", backends_toml(&[("a", "https://a.example", 1)])),
+    )
+    .unwrap();
+    let err = oai_lb::proxy::Server::bind(config, Default::default()).await.err().expect("refused");
+    assert!(err.to_string().contains("balancer.shared_state.url"), "{err}");
+}
