@@ -1,14 +1,18 @@
 //! What every command that calls Azure shares: the connection flags, the client, and the
 //! stack of the config (the resources `deploy` owns).
 
+use std::io::IsTerminal;
 use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::arm::{ArmClient, ArmSettings};
 use crate::azure::{Action, AzureError, Kind, Plan, Stack};
 use crate::config::Config;
 use crate::credential::{Credential, CredentialKind};
 
-use super::Error;
+use super::{Error, Printer};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AzureArgs {
@@ -71,4 +75,21 @@ pub fn state(plan: &Plan, kind: Kind, label: &str) -> String {
         .iter()
         .find(|c| c.resource.kind == kind && c.resource.label == label)
         .map_or_else(|| "unknown".into(), |c| describe(&c.action))
+}
+
+/// A spinner for one long-running ARM operation, on a terminal only; elsewhere (CI logs,
+/// `-q`, `--output json`) the label is written once as a note instead.
+pub fn spinner(printer: &Printer, label: &str) -> ProgressBar {
+    if printer.quiet || printer.json() || !std::io::stderr().is_terminal() {
+        printer.note(format!("{label}…"));
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }

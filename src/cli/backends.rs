@@ -16,7 +16,7 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use super::azure::{self, AzureArgs};
 use super::{Error, GlobalArgs, Printer};
 use crate::arm::ArmClient;
-use crate::azure::{Action, Kind, Plan, Stack};
+use crate::azure::{Action, Event, Kind, Plan, Stack};
 use crate::config::{BackendAuth, BackendConfig, Config};
 use crate::policy;
 
@@ -204,7 +204,7 @@ fn apply(
         return report(printer, what, &[]);
     };
     let labels = plan.labels();
-    super::runtime()?.block_on(plan.apply(&client)).map_err(|e| {
+    super::runtime()?.block_on(plan.apply(&client, printer)).map_err(|e| {
         Error::failure(format!(
             "{what} in {}, but APIM was not fully updated: {e} (fix: run `oai-lb deploy`)",
             path.display()
@@ -271,8 +271,15 @@ impl ApimChange {
 
     /// Converges first (so the pool and the policy stop naming a removed backend), then
     /// deletes what was removed.
-    async fn apply(self, client: &ArmClient) -> Result<(), String> {
-        crate::azure::converge(client, self.plan, &|_| {}).await.map_err(|e| e.to_string())?;
+    async fn apply(self, client: &ArmClient, printer: &Printer) -> Result<(), String> {
+        let bar = azure::spinner(printer, "Updating APIM");
+        let observer = |event: Event<'_>| match event {
+            Event::Started { label } | Event::Done { label } => bar.set_message(label.to_string()),
+            Event::State { label, state } => bar.set_message(format!("{label}: {state}")),
+        };
+        let converged = crate::azure::converge(client, self.plan, &observer).await;
+        bar.finish_and_clear();
+        converged.map_err(|e| e.to_string())?;
         for (id, api_version, label) in &self.deletions {
             client.delete(id, api_version, None).await.map_err(|e| format!("{label}: {e}"))?;
         }

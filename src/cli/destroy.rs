@@ -133,8 +133,11 @@ fn confirm(args: &Args, count: usize) -> Result<(), Error> {
 /// One at a time, in order: a later delete may need an earlier one gone.
 async fn delete_all(client: &ArmClient, deletions: &[Deletion], printer: &Printer) -> Result<(), Error> {
     for (done, d) in deletions.iter().enumerate() {
-        printer.note(format!("Deleting {}…", d.resource));
-        client.delete(&d.id, d.api_version, None).await.map_err(|e| {
+        let bar = azure::spinner(printer, &format!("Deleting {}", d.resource));
+        let report = |state: &str| bar.set_message(state.to_string());
+        let deleted = client.delete(&d.id, d.api_version, Some(&report)).await;
+        bar.finish_and_clear();
+        deleted.map_err(|e| {
             Error::failure(format!(
                 "{}: {e} ({done} of {} deletion(s) done; fix the cause and run `oai-lb destroy` again)",
                 d.resource,

@@ -114,13 +114,13 @@ fn valid_name(name: &str) -> Result<(), Error> {
 
 async fn set_value(client: &ArmClient, stack: &Stack, set: SetArgs, printer: &Printer) -> Result<ExitCode, Error> {
     valid_name(&set.name)?;
-    let value = match (&set.value, &set.from_env) {
-        (_, Some(var)) => std::env::var(var)
+    let value = match (&set.from_env, &set.value) {
+        (Some(var), _) => std::env::var(var)
             .ok()
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| Error::usage(format!("environment variable {var} is not set (fix: export {var}=...)")))?,
-        (Some(value), None) => value.clone(),
-        (None, None) => unreachable!("clap requires a value or --from-env"),
+        (None, Some(value)) => value.clone(),
+        (None, None) => return Err(Error::usage("no value given (fix: pass VALUE or --from-env VAR)")),
     };
     let id = path(stack, &set.name);
     let exists = client
