@@ -218,17 +218,6 @@ impl ArmClient {
         }
     }
 
-    /// Updates some fields of a resource and waits for it to be provisioned.
-    pub async fn patch_json(
-        &self,
-        path: &str,
-        api_version: &str,
-        body: &Value,
-        progress: Progress<'_>,
-    ) -> Result<Value, ArmError> {
-        self.write(Method::PATCH, path, api_version, Some(body), progress).await
-    }
-
     /// Deletes a resource and waits until it is gone; a missing resource is not an error.
     pub async fn delete(&self, path: &str, api_version: &str, progress: Progress<'_>) -> Result<(), ArmError> {
         let url = self.url(path, api_version);
