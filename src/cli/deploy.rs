@@ -66,6 +66,7 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
         if printer.json() {
             printer.print_json(&json!({
                 "plan": plan_json(&plan), "applied": false, "writes": 0, "gateway_url": gateway,
+                "endpoint": plan.outputs.gateway_url,
             }))?;
         } else if plan.writes() == 0 {
             printer.line("No changes: the deployment matches the config.")?;
@@ -92,7 +93,12 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
     let gateway = outcome.outputs.gateway_url.as_deref().map(|g| stack.api_url(g));
     let key = if args.show_secrets { Some(subscription_key(client, &stack).await?) } else { None };
     if printer.json() {
-        let mut out = json!({"plan": plan_summary, "applied": true, "writes": outcome.writes, "gateway_url": gateway});
+        // `endpoint` is what OpenAI SDKs (azure_endpoint) and `oai-lb probe --target` take;
+        // `gateway_url` is the API's own URL (endpoint + api_path).
+        let mut out = json!({
+            "plan": plan_summary, "applied": true, "writes": outcome.writes, "gateway_url": gateway,
+            "endpoint": outcome.outputs.gateway_url,
+        });
         if let Some(key) = key {
             out["subscription_key"] = json!(key);
         }
