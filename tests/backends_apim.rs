@@ -7,23 +7,17 @@ mod fake_arm;
 
 use apim::{APIM, Env, stdout};
 
-const CONFIG: &str = r#"# Keep this comment.
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-oai-lb"
-location = "eastus"
-
-[apim]
-name = "apim-oai-lb"
-publisher_email = "ops@example.com"
-publisher_name = "Contoso"
-
+const CONFIG: &str = concat!(
+    "# Keep this comment.\n",
+    azure_apim!(),
+    r#"
 [[backends]]
 name = "east"
 url = "https://east.openai.azure.com"
 priority = 1
 auth = "entra"
-"#;
+"#
+);
 
 #[test]
 fn deploy_then_status_check_finds_no_drift_and_the_rendered_policy_was_accepted() {

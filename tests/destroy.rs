@@ -5,22 +5,15 @@ mod fake_arm;
 
 use apim::Env;
 
-const CONFIG: &str = r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-oai-lb"
-location = "eastus"
-
-[apim]
-name = "apim-oai-lb"
-publisher_email = "ops@example.com"
-publisher_name = "Contoso"
-
+const CONFIG: &str = concat!(
+    azure_apim!(),
+    r#"
 [[openai]]
 name = "contoso-east"
 location = "eastus"
 deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }]
-"#;
+"#
+);
 
 /// The paths of the DELETEs the fake received, in order.
 fn deletes(env: &Env) -> Vec<String> {

@@ -6,22 +6,15 @@ mod fake_arm;
 
 use apim::{APIM, Env, stderr, stdout};
 
-const CONFIG: &str = r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-oai-lb"
-location = "eastus"
-
-[apim]
-name = "apim-oai-lb"
-publisher_email = "ops@example.com"
-publisher_name = "Contoso"
-
+const CONFIG: &str = concat!(
+    azure_apim!(),
+    r#"
 [[backends]]
 name = "east"
 url = "https://east.openai.azure.com"
 auth = "entra"
-"#;
+"#
+);
 
 #[test]
 fn set_list_remove() {

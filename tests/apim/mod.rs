@@ -8,6 +8,24 @@ use assert_cmd::Command;
 
 use super::fake_arm::{self, FakeArm, Options};
 
+/// The `[azure]` and `[apim]` tables every APIM test config starts with, as a literal so
+/// configs can be built with `concat!(azure_apim!(), "...")`.
+#[macro_export]
+macro_rules! azure_apim {
+    () => {
+        r#"[azure]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg-oai-lb"
+location = "eastus"
+
+[apim]
+name = "apim-oai-lb"
+publisher_email = "ops@example.com"
+publisher_name = "Contoso"
+"#
+    };
+}
+
 /// The APIM service id of the configs below.
 pub const APIM: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-oai-lb/providers/Microsoft.ApiManagement/service/apim-oai-lb";
 
