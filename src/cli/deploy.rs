@@ -1,7 +1,6 @@
 //! `oai-lb deploy`: plan the Azure stack from the config, show the plan, confirm, converge.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -81,7 +80,12 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
         }
         return Ok(ExitCode::SUCCESS);
     }
-    confirm(args, plan.writes())?;
+    super::output::confirm(
+        args.yes,
+        &format!("Apply these {} change(s)?", plan.writes()),
+        "deploy would change resources but stdin is not a terminal (fix: pass --yes to apply, or --what-if to only plan)",
+        "deploy cancelled; nothing was written",
+    )?;
 
     let bars = Bars::new(printer);
     let observer = |event: Event<'_>| bars.event(event);
@@ -114,24 +118,6 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Asks on a terminal; never prompts otherwise (scripts must pass --yes).
-fn confirm(args: &Args, writes: usize) -> Result<(), Error> {
-    if args.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "deploy would change resources but stdin is not a terminal (fix: pass --yes to apply, or --what-if to only plan)",
-        ));
-    }
-    let go = dialoguer::Confirm::new()
-        .with_prompt(format!("Apply these {writes} change(s)?"))
-        .default(false)
-        .interact()
-        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
-    if go { Ok(()) } else { Err(Error::failure("deploy cancelled; nothing was written")) }
 }
 
 async fn print_key(client: &ArmClient, stack: &Stack, printer: &Printer) -> Result<(), Error> {

@@ -3,7 +3,6 @@
 //! named values and subscription), the role assignments, the OpenAI accounts (with their
 //! deployments), the identity, and last the resource group.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -65,7 +64,12 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         printer.note("What-if: nothing was deleted.");
         return report(printer, &deletions, false);
     }
-    confirm(&args, deletions.len())?;
+    super::output::confirm(
+        args.yes,
+        &format!("Delete these {} resource(s)? This cannot be undone", deletions.len()),
+        "destroy deletes resources but stdin is not a terminal (fix: pass --yes to delete, or --what-if to list)",
+        "destroy cancelled; nothing was deleted",
+    )?;
     runtime.block_on(delete_all(&client, &deletions, printer))?;
     printer.note(format!("Destroyed: {} deletion(s) done.", deletions.len()));
     report(printer, &deletions, true)
@@ -110,24 +114,6 @@ fn purges(config: &Config) -> Vec<Deletion> {
             api_version: Kind::Account.api_version(),
         })
         .collect()
-}
-
-/// Asks on a terminal; refuses without `--yes` otherwise.
-fn confirm(args: &Args, count: usize) -> Result<(), Error> {
-    if args.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::usage(
-            "destroy deletes resources but stdin is not a terminal (fix: pass --yes to delete, or --what-if to list)",
-        ));
-    }
-    let go = dialoguer::Confirm::new()
-        .with_prompt(format!("Delete these {count} resource(s)? This cannot be undone"))
-        .default(false)
-        .interact()
-        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
-    if go { Ok(()) } else { Err(Error::failure("destroy cancelled; nothing was deleted")) }
 }
 
 /// One at a time, in order: a later delete may need an earlier one gone.

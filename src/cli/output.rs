@@ -50,6 +50,23 @@ impl From<ConfigError> for Error {
     }
 }
 
+/// The confirmation rule of every mutating command: `--yes` goes ahead; otherwise ask on
+/// a terminal, and never prompt without one (scripts must say `--yes`).
+pub fn confirm(yes: bool, prompt: &str, without_terminal: &str, cancelled: &str) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !io::IsTerminal::is_terminal(&io::stdin()) {
+        return Err(Error::usage(without_terminal));
+    }
+    let go = dialoguer::Confirm::new()
+        .with_prompt(prompt)
+        .default(false)
+        .interact()
+        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
+    if go { Ok(()) } else { Err(Error::failure(cancelled)) }
+}
+
 /// Where command output goes. The core returns values; only this prints them.
 #[derive(Debug, Clone)]
 pub struct Printer {
