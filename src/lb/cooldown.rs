@@ -44,17 +44,18 @@ pub fn reset_from_headers(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Proactive routing: the backend answered, but says it is (nearly) out of quota. Returns
-/// how long to leave it alone: until its reset, else `fallback`.
+/// how long to leave it alone: until its reset, else `fallback`. `tokens_needed` is only
+/// called when the backend reports its remaining tokens (estimating means parsing the body).
 pub fn nearly_out(
     headers: &HeaderMap,
     requests_floor: u64,
-    tokens_needed: u64,
+    tokens_needed: impl FnOnce() -> u64,
     fallback: Duration,
 ) -> Option<Duration> {
     let remaining = |name: &HeaderName| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
     let out_of_requests = remaining(&REMAINING_REQUESTS).is_some_and(|r| r <= requests_floor);
-    let out_of_tokens = remaining(&REMAINING_TOKENS).is_some_and(|r| r < tokens_needed);
-    (out_of_requests || out_of_tokens).then(|| reset_from_headers(headers).unwrap_or(fallback))
+    let out_of_tokens = || remaining(&REMAINING_TOKENS).is_some_and(|r| r < tokens_needed());
+    (out_of_requests || out_of_tokens()).then(|| reset_from_headers(headers).unwrap_or(fallback))
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
@@ -226,11 +227,14 @@ mod tests {
     fn nearly_out_uses_reset_or_fallback() {
         let fallback = Duration::from_secs(1);
         let h = headers(&[("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "4")]);
-        assert_eq!(nearly_out(&h, 0, 10, fallback), Some(Duration::from_secs(4)));
+        assert_eq!(nearly_out(&h, 0, || 10, fallback), Some(Duration::from_secs(4)));
         let h = headers(&[("x-ratelimit-remaining-requests", "3"), ("x-ratelimit-remaining-tokens", "5")]);
-        assert_eq!(nearly_out(&h, 0, 10, fallback), Some(fallback));
-        assert_eq!(nearly_out(&h, 0, 5, fallback), None);
-        assert_eq!(nearly_out(&h, 3, 1, fallback), Some(fallback));
-        assert_eq!(nearly_out(&HeaderMap::new(), 0, 1, fallback), None);
+        assert_eq!(nearly_out(&h, 0, || 10, fallback), Some(fallback));
+        assert_eq!(nearly_out(&h, 0, || 5, fallback), None);
+        assert_eq!(nearly_out(&h, 3, || 1, fallback), Some(fallback));
+        assert_eq!(nearly_out(&HeaderMap::new(), 0, || 1, fallback), None);
+        let no_token_header = headers(&[("x-ratelimit-remaining-requests", "9")]);
+        let not_estimated = || -> u64 { panic!("the estimate is needed only with a remaining-tokens header") };
+        assert_eq!(nearly_out(&no_token_header, 0, not_estimated, fallback), None);
     }
 }

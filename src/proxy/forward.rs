@@ -138,16 +138,15 @@ async fn forward(
                 }
                 let status = response.status();
                 stats.record(Outcome::of_status(status.as_u16()), latency);
-                if let Some(proactive) = rt.settings.proactive.filter(|_| status.is_success()) {
-                    let needed = estimated_tokens(&body);
-                    if let Some(rest) = cooldown::nearly_out(
+                if let Some(proactive) = rt.settings.proactive.filter(|_| status.is_success())
+                    && let Some(rest) = cooldown::nearly_out(
                         response.headers(),
                         proactive.remaining_requests_floor,
-                        needed,
+                        || estimated_tokens(&body),
                         proactive.fallback_cooldown,
-                    ) {
-                        start_cooldown(shared, rt, index, &deployment, rest);
-                    }
+                    )
+                {
+                    start_cooldown(shared, rt, index, &deployment, rest);
                 }
                 tracing::info!(
                     target: "oai_lb::access",
