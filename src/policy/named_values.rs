@@ -11,24 +11,13 @@ use sha2::{Digest, Sha256};
 use super::{Backend, Options};
 use crate::config::{BackendAuth, Config, Strategy};
 
-/// The JSON backend list read by the smart policy.
-pub const BACKENDS_NAMED_VALUE: &str = "oai-lb-backends";
-/// The client id of the user-assigned identity APIM uses to call Entra-authenticated backends.
-pub const IDENTITY_CLIENT_ID_NAMED_VALUE: &str = "oai-lb-identity-client-id";
-/// The Entra tenant whose tokens clients present (with `[apim.client_auth]`).
-pub const TENANT_ID_NAMED_VALUE: &str = "oai-lb-tenant-id";
-/// The audience client tokens must carry.
-pub const CLIENT_AUDIENCE_NAMED_VALUE: &str = "oai-lb-client-audience";
-/// The one client application allowed to call.
-pub const CLIENT_APP_ID_NAMED_VALUE: &str = "oai-lb-client-app-id";
+pub use crate::names::{
+    BACKENDS_NAMED_VALUE, CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE,
+    TENANT_ID_NAMED_VALUE, backend_key_named_value,
+};
+
 /// APIM refuses named values longer than this.
 pub const MAX_NAMED_VALUE_LEN: usize = 4096;
-
-/// The secret named value holding an `api-key` backend's key; the APIM backend resource
-/// sends it as the `api-key` header (`credentials.header`).
-pub fn backend_key_named_value(backend: &str) -> String {
-    format!("oai-lb-key-{backend}")
-}
 
 /// A named value `deploy` must create. Its `name` is both the resource name and the
 /// display name, which is what `{{…}}` references resolve.
