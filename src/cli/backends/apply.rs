@@ -47,7 +47,10 @@ pub(super) fn apply(
         return Ok(ExitCode::SUCCESS);
     }
     let target = if deployed { format!("{} and APIM", path.display()) } else { path.display().to_string() };
-    printer.note(format!("Plan: {what} in {}; APIM: {} change(s).", path.display(), changes.len()));
+    printer.note(format!("Plan: backends {verb} in {}.", path.display()));
+    for label in &changes {
+        printer.note(format!("  APIM: will write {label}"));
+    }
     sync.apply.confirm(&format!("backends {verb} changes {target}"), &format!("Apply to {target}?"))?;
     edit::write_atomically(path, &edited.text)?;
     let Some((client, change)) = apim else {
