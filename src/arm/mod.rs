@@ -326,6 +326,10 @@ impl ArmClient {
     }
 
     /// A cached bearer token, refreshed five minutes before it expires. Never logged.
+    ///
+    /// The tokio mutex is held across the credential's `.await` on purpose: when the token
+    /// expires, the parallel writes of a converge wait for the one refresh instead of each
+    /// asking Entra (and the Azure CLI) for a token at once.
     async fn token(&self) -> Result<String, ArmError> {
         let mut cached = self.inner.token.lock().await;
         if let Some((token, expires_on)) = cached.as_ref()

@@ -269,11 +269,6 @@ impl Stack {
         })
     }
 
-    /// The APIM service's ARM id.
-    pub fn apim_id(&self) -> &str {
-        &self.apim_id
-    }
-
     /// The resources of one kind, in dependency order.
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
         self.resources.iter().filter(move |r| r.kind == kind)
