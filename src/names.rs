@@ -1,6 +1,6 @@
 //! Every Azure name oai-lb gives a resource, defined once: the stack `deploy` converges,
-//! the rendered policy, the commands and the tests all read them from here (the Bicep in
-//! `bicep/` spells the same names; `tests/bicep.rs` keeps them equal).
+//! the rendered policy and the commands read them from here. The Bicep in `bicep/` spells
+//! the pool and named-value names too (`tests/bicep.rs` checks the pool's).
 
 /// The APIM API id (resource name) of the OpenAI API.
 pub const API_ID: &str = "openai";

@@ -113,9 +113,8 @@ pub(super) async fn print_summary(probe: &Probe, summary: &Summary, printer: &Pr
 
 async fn resolve_auth(args: &Args) -> Result<Auth, Error> {
     if let Some(var) = &args.api_key_env {
-        let key = std::env::var(var)
-            .map_err(|_| Error::usage(format!("--api-key-env {var}: the variable is not set; export it first")))?;
-        return Ok(Auth::ApiKey(key));
+        let not_set = |_| Error::usage(format!("--api-key-env {var}: the variable is not set; export it first"));
+        return Ok(Auth::ApiKey(std::env::var(var).map_err(not_set)?));
     }
     let Some(kind) = args.credential else { return Ok(Auth::None) };
     let credential = Credential::new(kind.into()).map_err(|e| Error::failure(e.to_string()))?;

@@ -27,11 +27,10 @@ pub struct Args {
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     // The balancer reads every secret the config names: the backend keys, the client keys
     // and the Redis password.
-    let Settings { config, .. } = Settings::load(global, EnvUse { backend_keys: true, balancer_secrets: true })?;
-    // `--listen` / OAI_LB_LISTEN over `balancer.listen`, resolved here once.
-    let listen = args.listen.unwrap_or_else(|| config.listen_addr());
+    let uses = EnvUse { backend_keys: true, balancer_secrets: true };
+    let Settings { config, .. } = Settings::load(global, uses)?.with_listen(args.listen);
     let options = ServeOptions {
-        listen: Some(listen),
+        listen: Some(config.listen_addr()),
         allow_unauthenticated: args.allow_unauthenticated,
         config_path: Some(global.config.clone()),
         workers: args.workers.map(usize::from),

@@ -2,6 +2,7 @@
 //! the flags and the `OAI_LB_*` variables, merged before the command runs. A command names
 //! the environment variables it uses ([`EnvUse`]); no other is checked.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{Error, GlobalArgs};
@@ -22,6 +23,14 @@ impl Settings {
         let config = Config::load(&global.config)?;
         config.check_env(&global.config, uses)?;
         Ok(Settings { path: global.config.clone(), config })
+    }
+
+    /// `--listen` / `OAI_LB_LISTEN` over `balancer.listen`: the address `serve` binds.
+    pub fn with_listen(mut self, flag: Option<SocketAddr>) -> Settings {
+        if let Some(addr) = flag {
+            self.config.balancer.listen = addr.to_string();
+        }
+        self
     }
 
     /// True when the config has `[azure]` and `[apim]`, so APIM can be asked.

@@ -43,10 +43,10 @@ pub enum PolicyError {
     Malformed(String),
 }
 
-/// One backend as the policy sees it, in the order of [`Config::gateway_backends`]. `id` is
+/// One entry of the backend list the smart policy reads, in the order of [`Config::gateway_backends`]. `id` is
 /// the APIM backend resource name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Backend {
+pub struct ListedBackend {
     pub id: String,
     pub priority: u32,
     pub weight: u32,
@@ -57,11 +57,11 @@ pub struct Backend {
 
 /// The backends of a config. Accounts created by `deploy` are called with APIM's managed
 /// identity (their role assignment), so their auth is `entra`.
-pub fn backends(config: &Config) -> Vec<Backend> {
+pub fn backends(config: &Config) -> Vec<ListedBackend> {
     config
         .gateway_backends()
         .into_iter()
-        .map(|b| Backend {
+        .map(|b| ListedBackend {
             id: b.name,
             priority: b.priority,
             weight: b.weight,

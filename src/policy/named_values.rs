@@ -8,7 +8,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Backend, Options};
+use super::{ListedBackend, Options};
 use crate::config::{BackendAuth, Config, Strategy};
 
 pub use crate::names::{
@@ -101,11 +101,11 @@ pub fn referenced_named_values(xml: &str) -> Vec<String> {
 
 /// `{"hash":"…","backends":[…]}`; `'`, `<`, `>` and `&` are written as `\u00XX` so the
 /// value is safe inside the single-quoted attribute that reads it.
-pub(crate) fn backends_json(backends: &[Backend]) -> String {
+pub(crate) fn backends_json(backends: &[ListedBackend]) -> String {
     #[derive(Serialize)]
     struct List<'a> {
         hash: String,
-        backends: &'a [Backend],
+        backends: &'a [ListedBackend],
     }
     let list = serde_json::to_string(backends).expect("plain data serializes");
     let hash = hex_prefix(&Sha256::digest(list.as_bytes()));
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn backend_list_hash_changes_with_the_list() {
-        let a = Backend { id: "a".into(), priority: 1, weight: 1, auth: BackendAuth::None, deployments: vec![] };
+        let a = ListedBackend { id: "a".into(), priority: 1, weight: 1, auth: BackendAuth::None, deployments: vec![] };
         let mut b = a.clone();
         b.priority = 2;
         let one = backends_json(std::slice::from_ref(&a));
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn attribute_breaking_characters_are_json_escaped() {
-        let odd = Backend {
+        let odd = ListedBackend {
             id: "x".into(),
             priority: 1,
             weight: 1,
