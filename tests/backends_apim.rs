@@ -105,6 +105,19 @@ fn what_if_and_local_only_write_nothing_to_azure() {
 }
 
 #[test]
+fn an_edit_reaches_apim_only_with_yes_off_a_terminal() {
+    let env = Env::deployed(CONFIG);
+    let before = env.fake.writes();
+    let add = ["backends", "add", "west", "--url", "https://west.openai.azure.com", "--priority", "2"];
+    let err = String::from_utf8(env.cmd(&add).assert().code(2).get_output().stderr.clone()).unwrap();
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(env.fake.writes(), before, "nothing written to Azure");
+    assert_eq!(env.config_text(), CONFIG, "nothing written to the file");
+    env.cmd(&[&add[..], &["--yes"]].concat()).assert().success();
+    assert!(env.fake.resource(&format!("{APIM}/backends/west")).is_some());
+}
+
+#[test]
 fn policy_diff_finds_an_out_of_band_edit_and_push_repairs_it() {
     let env = Env::deployed(CONFIG);
     // Someone switches the policy by hand (here: the pool strategy's document).

@@ -173,3 +173,32 @@ fn write_stdout(args: fmt::Arguments<'_>) -> Result<(), Error> {
         Err(e) => Err(Error::caused_by("cannot write output", e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[test]
+    fn the_line_keeps_every_cause_and_the_fix() {
+        let e = Error::caused_by("cannot push the policy", Outer(Inner)).fix("run `oai-lb deploy`");
+        assert_eq!(e.line(), "cannot push the policy: outer: inner (fix: run `oai-lb deploy`)");
+        assert_eq!(e.code(), 1);
+        let usage = Error::from(AzureError::Config { problem: "p".into(), fix: "f".into() });
+        assert_eq!((usage.code(), usage.line().as_str()), (2, "p (fix: f)"));
+    }
+
+    #[test]
+    fn a_broken_pipe_is_a_quiet_success() {
+        let e = Error::broken_pipe();
+        assert!(e.is_broken_pipe());
+        assert_eq!(e.code(), 0);
+    }
+}
