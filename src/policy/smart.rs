@@ -98,7 +98,7 @@ fn backend(options: &Options) -> Element {
         choose = choose.child(
             Element::new("when")
                 .attr("condition", format!(r#"@((string)context.Variables["{PICK}"] == "")"#))
-                .child(set_variable(RETRY_AFTER, soonest_expr(options.default_cooldown_ms)))
+                .child(set_variable(RETRY_AFTER, soonest_expr()))
                 .child(all_cooling_response()),
         );
     }
@@ -229,15 +229,15 @@ fn pick_expr(all_throttled: AllThrottled) -> String {
     vars(&PICK_EXPR.replace("NONE_LEFT", none_left))
 }
 
-fn soonest_expr(default_ms: u64) -> String {
-    vars(SOONEST_EXPR).replace("DEFAULT_COOLDOWN_MS", &default_ms.to_string())
+fn soonest_expr() -> String {
+    vars(SOONEST_EXPR)
 }
 
 fn unserved_response() -> Element {
     json_response(
         "404",
         "Not Found",
-        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "DeploymentNotFound"), new JProperty("message", "No backend of this gateway serves the deployment '" + (string)context.Variables["DEPLOYMENT"] + "'."))))).ToString(Newtonsoft.Json.Formatting.None))"#,
+        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "DeploymentNotFound"), new JProperty("message", "No backend of this gateway serves the deployment '" + (string)context.Variables["DEPLOYMENT"] + "'.")))).ToString(Newtonsoft.Json.Formatting.None))"#,
         None,
     )
 }
@@ -246,7 +246,7 @@ fn all_cooling_response() -> Element {
     json_response(
         "429",
         "Too Many Requests",
-        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "429"), new JProperty("type", "rate_limit_exceeded"), new JProperty("message", "Every backend is rate limited; retry after " + (string)context.Variables["RETRY_AFTER"] + " seconds."))))).ToString(Newtonsoft.Json.Formatting.None))"#,
+        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "429"), new JProperty("type", "rate_limit_exceeded"), new JProperty("message", "Every backend is rate limited; retry after " + (string)context.Variables["RETRY_AFTER"] + " seconds.")))).ToString(Newtonsoft.Json.Formatting.None))"#,
         Some(format!(r#"@((string)context.Variables["{RETRY_AFTER}"])"#)),
     )
 }
@@ -393,7 +393,7 @@ const PICK_EXPR: &str = r#"@{
 }"#;
 
 /// Rule 6: seconds until the first backend serving the deployment recovers, rounded up,
-/// at least 1.
+/// at least 1 (also when none is cooling, as `lb::retry_after_secs`).
 const SOONEST_EXPR: &str = r#"@{
     var cooldowns = context.Variables.ContainsKey("COOLDOWNS") ? (JObject)context.Variables["COOLDOWNS"] : new JObject();
     var deployment = (string)context.Variables["DEPLOYMENT"];
@@ -401,13 +401,26 @@ const SOONEST_EXPR: &str = r#"@{
     var soonest = long.MaxValue;
     foreach (JObject backend in (JArray)context.Variables["BACKENDS"])
     {
+        var deployments = (JArray)backend["deployments"];
+        var serves = deployment.Length == 0 || deployments.Count == 0;
+        foreach (var name in deployments)
+        {
+            if ((string)name == deployment)
+            {
+                serves = true;
+            }
+        }
+        if (!serves)
+        {
+            continue;
+        }
         var until = cooldowns.Value<long?>(backend.Value<string>("id") + "|" + deployment) ?? 0;
         if (until > now && until < soonest)
         {
             soonest = until;
         }
     }
-    var wait = soonest == long.MaxValue ? DEFAULT_COOLDOWN_MS : soonest - now;
+    var wait = soonest == long.MaxValue ? 0 : soonest - now;
     return Math.Max(1, (wait + 999) / 1000).ToString();
 }"#;
 
@@ -420,16 +433,17 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
     var headers = context.Response.Headers;
     foreach (var name in new string[] { MILLISECOND_HEADERS })
     {
-        if (ms == 0 && double.TryParse(headers.GetValueOrDefault(name, "").Trim(), out value) && value > 0 && value <= 86400000)
+        var text = headers.GetValueOrDefault(name, "").Trim();
+        if (ms == 0 && text.IndexOf(",") < 0 && double.TryParse(text, out value) && value > 0 && value <= 86400000)
         {
             ms = value;
         }
     }
     var retryAfter = headers.GetValueOrDefault("Retry-After", "").Trim();
     DateTimeOffset at;
-    if (ms == 0 && double.TryParse(retryAfter, out value))
+    if (ms == 0 && retryAfter.Length > 0 && "0123456789-.".IndexOf(retryAfter[0]) >= 0)
     {
-        ms = value > 0 && value <= 86400 ? value * 1000 : 0;
+        ms = retryAfter.IndexOf(",") < 0 && double.TryParse(retryAfter, out value) && value > 0 && value <= 86400 ? value * 1000 : 0;
     }
     else if (ms == 0 && retryAfter.Length > 0 && DateTimeOffset.TryParse(retryAfter, out at))
     {
@@ -444,7 +458,7 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
             continue;
         }
         var seconds = 0.0;
-        if (!double.TryParse(text, out seconds))
+        if (text.IndexOf(",") >= 0 || !double.TryParse(text, out seconds))
         {
             seconds = 0;
             var i = 0;
@@ -467,7 +481,7 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
                     i++;
                 }
                 var unit = text.Substring(unitStart, i - unitStart);
-                var scale = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "us" || unit == "µs" ? 0.000001 : unit == "ns" ? 0.000000001 : -1;
+                var scale = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "us" || unit == "µs" || unit == "μs" ? 0.000001 : unit == "ns" ? 0.000000001 : -1;
                 if (scale < 0)
                 {
                     seconds = 0;
