@@ -8,60 +8,8 @@ use oai_lb::config::{Config, Strategy};
 use oai_lb::policy::{self, POOL_BACKEND_ID, PolicyError};
 use quick_xml::events::Event;
 
-const FULL: &str = r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-oai-lb"
-location = "eastus"
-tenant_id = "11111111-1111-1111-1111-111111111111"
-
-[apim]
-name = "apim-oai-lb"
-publisher_email = "ops@example.com"
-publisher_name = "Contoso"
-
-[apim.client_auth]
-audience = "api://oai-lb"
-client_id = "22222222-2222-2222-2222-222222222222"
-
-[balancer]
-default_cooldown_secs = 7.5
-
-[[backends]]
-name = "eastus-ptu"
-url = "https://contoso-eastus.openai.azure.com"
-priority = 1
-auth = "api-key"
-api_key_env = "OAI_LB_POLICY_TEST_KEY"
-
-[[backends]]
-name = "westus-paygo"
-url = "https://contoso-westus.openai.azure.com"
-priority = 2
-weight = 3
-auth = "entra"
-deployments = ["gpt-4o", "text-embedding-3-large"]
-
-[[backends]]
-name = "sweden-paygo"
-url = "https://contoso-sweden.openai.azure.com"
-priority = 2
-
-[[openai]]
-name = "contoso-france"
-location = "francecentral"
-priority = 3
-deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }]
-"#;
-
-const PRIMARY: &str = r#"
-[balancer]
-all_throttled = "primary"
-
-[[backends]]
-name = "only"
-url = "https://only.openai.azure.com"
-"#;
+mod policy_configs;
+use policy_configs::{FULL, PRIMARY};
 
 fn config(text: &str) -> Config {
     // SAFETY: every test sets the same value; nothing else reads it.
