@@ -22,7 +22,7 @@ use rand::rngs::SmallRng;
 use serde_json::{Value, json};
 
 mod policy_configs;
-use policy_configs::{AGREEMENT, ALL};
+use policy_configs::{AGREEMENT, ALL, FULL};
 
 fn config(text: &str) -> Config {
     // SAFETY: every test sets the same value; nothing else reads it.
@@ -252,6 +252,10 @@ fn runnable(xml: &str) -> String {
         method("cooldown", find("oaiLbCooldowns", "backend", "Response.Headers")),
         method("deployment", find("oaiLbDeployment", "inbound", "")),
     ];
+    // With client validation: the check of the calling application.
+    if let Some(check) = found.iter().find(|e| e.section == "inbound" && e.condition && e.code.contains("azp")) {
+        methods.push(method("app_check", check));
+    }
     // Only the reject mode answers 429 with a Retry-After of its own.
     if xml.contains("oaiLbRetryAfter") {
         methods.push(method("soonest", find("oaiLbRetryAfter", "backend", "")));
@@ -618,5 +622,27 @@ fn deployments_agree_with_the_balancer() {
     for (n, (path, body)) in table.iter().enumerate() {
         let expected = lb::deployment::of_request(path, body.as_bytes());
         assert_eq!(results[&format!("dep-{n}")], expected, "{path} {body}");
+    }
+}
+
+#[test]
+fn client_tokens_of_either_version_name_the_application() {
+    let xml = policy::render(&config(FULL), Strategy::Policy).unwrap();
+    // The named value, as the compile step substitutes it.
+    let app = "named-value-oai-lb-client-app-id";
+    let table = [
+        ("v1", json!({"appid": app, "ver": "1.0"}), "False"),
+        ("v2", json!({"azp": app, "ver": "2.0"}), "False"),
+        ("v2-other", json!({"azp": "someone-else", "appid": app}), "True"),
+        ("v1-other", json!({"appid": "someone-else"}), "True"),
+        ("no-app", json!({"sub": "x"}), "True"),
+    ];
+    let cases: Vec<Value> = table
+        .iter()
+        .map(|(id, claims, _)| json!({"id": id, "expr": "app_check", "now": NOW_MS, "vars": {"oaiLbClientToken": {"$jwt": claims}}}))
+        .collect();
+    let results = run(&xml, &cases);
+    for (id, _, refused) in table {
+        assert_eq!(results[id], refused, "{id}: refused?");
     }
 }

@@ -13,6 +13,7 @@ pub fn policy_xml(config: &Config) -> Result<String, AzureError> {
             PolicyError::NoBackends => "add a [[backends]] or [[openai]] table".into(),
             PolicyError::BackendListTooLong { .. } => "use strategy = \"pool\" under [apim]".into(),
             PolicyError::Malformed(_) => "report this as a bug".into(),
+            PolicyError::PoolMixedAuth { .. } => e.fix().into(),
         },
     })
 }

@@ -380,7 +380,11 @@ impl Stack {
                 "description": format!("oai-lb backend {} (priority {}, weight {})", b.name, b.priority, b.weight),
                 "url": format!("{}/openai", b.url.trim_end_matches('/')),
                 "protocol": "http",
-                "circuitBreaker": {"rules": [{
+            });
+            // Only a pool needs a breaker; under the smart policy one 429 on any deployment
+            // would trip the whole backend and undo the per-deployment cooldowns.
+            if apim.strategy == Strategy::Pool {
+                properties["circuitBreaker"] = json!({"rules": [{
                     "name": "throttled",
                     "failureCondition": {
                         "count": 1,
@@ -389,8 +393,8 @@ impl Stack {
                     },
                     "tripDuration": "PT10S",
                     "acceptRetryAfter": true,
-                }]},
-            });
+                }]});
+            }
             if let Some(value_name) = &b.key_named_value {
                 properties["credentials"] = json!({"header": {"api-key": [format!("{{{{{value_name}}}}}")]}});
             }

@@ -238,6 +238,7 @@ pub(crate) fn render(path: &Path, config: &Config, strategy: Strategy) -> Result
             policy::PolicyError::NoBackends => "add a [[backends]] table or run `oai-lb backends add`",
             policy::PolicyError::BackendListTooLong { .. } => "or use --strategy pool",
             policy::PolicyError::Malformed(_) => "report this as a bug: the renderer wrote invalid XML",
+            policy::PolicyError::PoolMixedAuth { .. } => e.fix(),
         };
         Error::usage(format!("{}: {e} (fix: {fix})", path.display()))
     })

@@ -44,6 +44,14 @@ namespace Policy
     {
         static object Variable(JToken token)
         {
+            // {"$jwt": {claim: value}}: a token validate-jwt stored.
+            var jwt = token is JObject ? token["$jwt"] as JObject : null;
+            if (jwt != null)
+            {
+                var claims = new Dictionary<string, string[]>();
+                foreach (JProperty p in jwt.Properties()) claims[p.Name] = new[] { (string)p.Value };
+                return new Jwt { Claims = claims };
+            }
             switch (token.Type)
             {
                 case JTokenType.String: return (string)token;
