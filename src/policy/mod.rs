@@ -2,7 +2,8 @@
 //! expressions) or the native backend pool behind a retry.
 //!
 //! Architecture invariant: pure. No I/O, no clock, no randomness; the same config renders
-//! byte-identical XML, so `policy diff` can compare documents as text.
+//! byte-identical XML. A deployed document is compared with a rendered one only through
+//! [`equivalent`] / [`normalize`] (APIM gives policies back in its own serialization).
 //!
 //! The document is well-formed XML with its C# expressions escaped, so it is pushed with
 //! `format: "xml"` ([`POLICY_FORMAT`]); `rawxml` would expect the expressions unescaped.
@@ -17,7 +18,7 @@ use serde::Serialize;
 
 use crate::config::{AllThrottled, ApimSection, BackendAuth, ClientAuth, Config, Strategy};
 
-pub use diff::diff;
+pub use diff::{diff, equivalent, normalize};
 pub use named_values::{
     BACKENDS_NAMED_VALUE, CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE,
     MAX_NAMED_VALUE_LEN, NamedValue, NamedValueSource, TENANT_ID_NAMED_VALUE, backend_key_named_value,
