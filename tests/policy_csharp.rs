@@ -252,6 +252,12 @@ fn runnable(xml: &str) -> String {
         method("cooldown", find("oaiLbCooldowns", "backend", "Response.Headers")),
         method("deployment", find("oaiLbDeployment", "inbound", "")),
     ];
+    // The statuses after which an attempt cools its backend and the next is tried.
+    if let Some(retryable) =
+        found.iter().find(|e| e.section == "backend" && e.condition && e.code.contains("StatusCode == 429"))
+    {
+        methods.push(method("retryable", retryable));
+    }
     // With client validation: the check of the calling application.
     if let Some(check) = found.iter().find(|e| e.section == "inbound" && e.condition && e.code.contains("azp")) {
         methods.push(method("app_check", check));
@@ -644,5 +650,36 @@ fn client_tokens_of_either_version_name_the_application() {
     let results = run(&xml, &cases);
     for (id, _, refused) in table {
         assert_eq!(results[id], refused, "{id}: refused?");
+    }
+}
+
+/// Design rule 4: fail over on 429, 408, 5xx, and on 401/403 only where the credential is
+/// ours (`api-key`, `entra`); a pass-through backend's 401/403 is the client's answer.
+/// (`src/proxy` has its own `fails_over`, private, which ignores the auth and 403; a shared
+/// `lb` helper would let this test use it.)
+fn design_fails_over(status: u16, auth: &str) -> bool {
+    matches!(status, 408 | 429 | 500..=599) || (matches!(status, 401 | 403) && auth != "none")
+}
+
+#[test]
+fn failover_statuses_follow_the_design() {
+    let xml = policy::render(&config(AGREEMENT), Strategy::Policy).unwrap();
+    let statuses = [200, 201, 400, 401, 403, 404, 408, 413, 422, 429, 499, 500, 502, 503, 504, 599];
+    let auths = ["entra", "api-key", "none"];
+    let mut cases = Vec::new();
+    for status in statuses {
+        for auth in auths {
+            cases.push(json!({
+                "id": format!("{status}-{auth}"), "expr": "retryable", "now": NOW_MS, "status": status,
+                "vars": {"oaiLbBackendAuth": auth},
+            }));
+        }
+    }
+    let results = run(&xml, &cases);
+    for status in statuses {
+        for auth in auths {
+            let want = if design_fails_over(status, auth) { "True" } else { "False" };
+            assert_eq!(results[&format!("{status}-{auth}")], want, "status {status} from a {auth} backend");
+        }
     }
 }
