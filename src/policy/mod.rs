@@ -149,7 +149,7 @@ pub fn requirements(config: &Config, apim: &ApimSection) -> Result<(), Unmet> {
         return Err(Unmet {
             key: "apim.sku",
             problem: format!("{needs}, which the Consumption tier does not have"),
-            fix: "use sku = \"BasicV2\", \"StandardV2\", \"Developer\" or another classic tier".into(),
+            fix: "use sku = \"Developer\", \"Basic\", \"Standard\", \"Premium\", \"BasicV2\" or \"StandardV2\"".into(),
         });
     }
     if apim.strategy == Strategy::Pool
