@@ -93,6 +93,10 @@ pub struct ApimSection {
     /// Clients send Entra tokens, validated by the policy, instead of subscription keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuth>,
+    /// Name the answering backend (`x-openai-backend-id`) to every caller, not only to those
+    /// that ask with `x-oai-lb-show-backend` (as `oai-lb probe` does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub show_backend_to_all: bool,
 }
 
 /// Entra client authentication at the gateway: the token's audience and the one client
@@ -502,6 +506,9 @@ impl Config {
                     "[apim.client_auth] validates Entra tokens, which needs the tenant",
                     "add tenant_id = \"<your Entra tenant id>\" under [azure]",
                 ));
+            }
+            if let Err(unmet) = crate::policy::requirements(self, apim) {
+                return Err(ConfigError::new(path, unmet.key, unmet.problem, unmet.fix));
             }
         }
         Ok(())

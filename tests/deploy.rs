@@ -15,6 +15,12 @@ const RG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGr
 const APIM: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/Microsoft.ApiManagement/service/apim-test";
 
 fn config(strategy: &str, publisher: &str) -> String {
+    // A pool gives every member the same headers, so its members all use Entra.
+    let partner_auth = if strategy == "pool" {
+        "auth = \"entra\""
+    } else {
+        "auth = \"api-key\"\napi_key_env = \"OAI_LB_TEST_PARTNER_KEY\""
+    };
     format!(
         r#"
 [azure]
@@ -48,8 +54,7 @@ deployments = [{{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }}]
 name = "partner"
 url = "https://partner.openai.azure.com"
 priority = 2
-auth = "api-key"
-api_key_env = "OAI_LB_TEST_PARTNER_KEY"
+{partner_auth}
 "#
     )
 }
@@ -128,7 +133,6 @@ fn deploys_the_whole_stack_from_nothing_then_does_nothing() {
         "/service/apim-test",
         "/namedValues/oai-lb-identity-client-id",
         "/namedValues/oai-lb-backends",
-        "/namedValues/oai-lb-key-partner",
         "/backends/contoso-eastus",
         "/backends/partner",
         "/backends/oai-lb-pool",

@@ -19,7 +19,7 @@ fn writes_a_commented_config_that_loads() {
         .args(["--location", "westeurope", "--apim-name", "apim-x", "--publisher-email", "ops@example.com"])
         .args(["--publisher-name", "Contoso \"Ops\"", "--strategy", "pool", "--listen", "127.0.0.1:9090"])
         .args(["--backend", "east=https://east.openai.azure.com,priority=1,key-env=OAI_LB_INIT_TEST_KEY"])
-        .args(["--backend", "west=https://west.openai.azure.com,priority=2,weight=3,auth=entra"])
+        .args(["--backend", "west=https://west.openai.azure.com,priority=2,weight=3,auth=none"])
         .assert()
         .success();
     let path = dir.path().join("oai-lb.toml");
@@ -38,7 +38,7 @@ fn writes_a_commented_config_that_loads() {
     assert_eq!(config.balancer.listen, "127.0.0.1:9090");
     let backends: Vec<(&str, u32, u32, BackendAuth)> =
         config.backends.iter().map(|b| (b.name.as_str(), b.priority, b.weight, b.auth)).collect();
-    assert_eq!(backends, [("east", 1, 1, BackendAuth::ApiKey), ("west", 2, 3, BackendAuth::Entra)]);
+    assert_eq!(backends, [("east", 1, 1, BackendAuth::ApiKey), ("west", 2, 3, BackendAuth::None)]);
 }
 
 #[test]

@@ -8,60 +8,8 @@ use oai_lb::config::{Config, Strategy};
 use oai_lb::policy::{self, POOL_BACKEND_ID, PolicyError};
 use quick_xml::events::Event;
 
-const FULL: &str = r#"
-[azure]
-subscription_id = "00000000-0000-0000-0000-000000000000"
-resource_group = "rg-oai-lb"
-location = "eastus"
-tenant_id = "11111111-1111-1111-1111-111111111111"
-
-[apim]
-name = "apim-oai-lb"
-publisher_email = "ops@example.com"
-publisher_name = "Contoso"
-
-[apim.client_auth]
-audience = "api://oai-lb"
-client_id = "22222222-2222-2222-2222-222222222222"
-
-[balancer]
-default_cooldown_secs = 7.5
-
-[[backends]]
-name = "eastus-ptu"
-url = "https://contoso-eastus.openai.azure.com"
-priority = 1
-auth = "api-key"
-api_key_env = "OAI_LB_POLICY_TEST_KEY"
-
-[[backends]]
-name = "westus-paygo"
-url = "https://contoso-westus.openai.azure.com"
-priority = 2
-weight = 3
-auth = "entra"
-deployments = ["gpt-4o", "text-embedding-3-large"]
-
-[[backends]]
-name = "sweden-paygo"
-url = "https://contoso-sweden.openai.azure.com"
-priority = 2
-
-[[openai]]
-name = "contoso-france"
-location = "francecentral"
-priority = 3
-deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }]
-"#;
-
-const PRIMARY: &str = r#"
-[balancer]
-all_throttled = "primary"
-
-[[backends]]
-name = "only"
-url = "https://only.openai.azure.com"
-"#;
+mod policy_configs;
+use policy_configs::{ALL, ENTRA_ONLY, FULL, KEYS_ONLY, PRIMARY};
 
 fn config(text: &str) -> Config {
     // SAFETY: every test sets the same value; nothing else reads it.
@@ -84,15 +32,15 @@ fn smart_policy_primary_mode_snapshot() {
 }
 
 #[test]
-fn pool_snapshot() {
-    insta::assert_snapshot!("pool_full", render(FULL, Strategy::Pool));
+fn pool_snapshots() {
+    insta::assert_snapshot!("pool_entra", render(ENTRA_ONLY, Strategy::Pool));
+    insta::assert_snapshot!("pool_keys", render(KEYS_ONLY, Strategy::Pool));
 }
 
 #[test]
 fn rendering_is_deterministic() {
-    for strategy in [Strategy::Policy, Strategy::Pool] {
-        assert_eq!(render(FULL, strategy), render(FULL, strategy));
-    }
+    assert_eq!(render(FULL, Strategy::Policy), render(FULL, Strategy::Policy));
+    assert_eq!(render(ENTRA_ONLY, Strategy::Pool), render(ENTRA_ONLY, Strategy::Pool));
     let c = config(FULL);
     assert_eq!(policy::backends_named_value(&c), policy::backends_named_value(&c));
 }
@@ -280,7 +228,7 @@ fn a_priority_change_moves_the_hash_not_the_policy() {
 #[test]
 fn every_referenced_named_value_is_created_by_deploy() {
     for (text, strategy) in
-        [(FULL, Strategy::Policy), (FULL, Strategy::Pool), (PRIMARY, Strategy::Policy), (PRIMARY, Strategy::Pool)]
+        [(FULL, Strategy::Policy), (ENTRA_ONLY, Strategy::Pool), (PRIMARY, Strategy::Policy), (PRIMARY, Strategy::Pool)]
     {
         let c = config(text);
         let xml = policy::render(&c, strategy).unwrap();
@@ -324,7 +272,7 @@ fn primary_mode_sends_to_the_first_instead_of_answering_429() {
 
 #[test]
 fn pool_structure() {
-    let root = parse(&render(FULL, Strategy::Pool));
+    let root = parse(&render(ENTRA_ONLY, Strategy::Pool));
     let backend = root.child("backend");
     assert_eq!(backend.children.len(), 1);
     let retry = backend.child("retry");
@@ -392,8 +340,8 @@ fn expressions_stay_on_the_apim_allow_list() {
         "=>",
     ];
     for strategy in [Strategy::Policy, Strategy::Pool] {
-        for text in [FULL, PRIMARY] {
-            let xml = render(text, strategy);
+        for (_, text) in ALL {
+            let Ok(xml) = policy::render(&config(text), strategy) else { continue };
             for node in parse(&xml).descendants() {
                 for value in node.attrs.values().chain(std::iter::once(&node.text)).filter(|v| v.starts_with('@')) {
                     for word in forbidden {
@@ -403,4 +351,163 @@ fn expressions_stay_on_the_apim_allow_list() {
             }
         }
     }
+}
+
+/// The `Authorization` a forward attempt sends to a backend of this auth, read from the
+/// per-attempt `choose` on `oaiLbBackendAuth`: the header's action and value.
+fn authorization_for(root: &Node, auth: &str) -> Option<(String, String)> {
+    let retry = root.child("backend").child("retry");
+    let choose = retry
+        .find_all("choose")
+        .into_iter()
+        .find(|c| c.children.iter().any(|w| w.attrs.get("condition").is_some_and(|v| v.contains("oaiLbBackendAuth"))))
+        .expect("credentials are chosen per backend");
+    let branch = choose
+        .children
+        .iter()
+        .find(|w| w.name == "when" && w.attr("condition").contains(&format!("== \"{auth}\"")))
+        .or_else(|| choose.children.iter().find(|w| w.name == "otherwise"))?;
+    let header = branch.find_all("set-header").into_iter().find(|h| h.attr("name") == "Authorization")?;
+    let value = header.children.iter().find(|c| c.name == "value").map(|v| v.text.clone()).unwrap_or_default();
+    Some((header.attr("exists-action").to_string(), value))
+}
+
+#[test]
+fn credentials_never_cross_backends() {
+    // Entra backends get APIM's token; the others lose it, and the client's gateway token.
+    let full = parse(&render(FULL, Strategy::Policy));
+    let (action, value) = authorization_for(&full, "entra").unwrap();
+    assert!(action == "override" && value.contains("oaiLbToken"), "{action} {value}");
+    assert_eq!(authorization_for(&full, "api-key").unwrap().0, "delete");
+    assert_eq!(authorization_for(&full, "none").unwrap().0, "delete", "a validated client token is for the gateway");
+
+    // Without client validation, a pass-through backend gets the client's own header back
+    // (an Entra attempt before it replaced it); an api-key backend gets none.
+    let keys = parse(&render(KEYS_ONLY, Strategy::Policy));
+    assert!(keys.find_all("authentication-managed-identity").is_empty());
+    assert_eq!(authorization_for(&keys, "api-key").unwrap().0, "delete");
+    let none = keys.child("backend").child("retry").find_all("when");
+    let restore = none.iter().find(|w| w.attr("condition").contains("== \"none\"")).expect("a pass-through branch");
+    let set = restore.find_all("set-header");
+    assert_eq!(set[0].attr("exists-action"), "override");
+    assert!(set[0].child("value").text.contains("oaiLbClientAuthorization"));
+    assert_eq!(set[1].attr("exists-action"), "delete", "no client header, none sent");
+    let kept = keys.child("inbound").find_all("set-variable");
+    assert!(kept.iter().any(|v| v.attr("name") == "oaiLbClientAuthorization"));
+
+    // The pool: one set of headers for every member, so Entra only when all are Entra.
+    let entra = parse(&render(ENTRA_ONLY, Strategy::Pool));
+    let inbound = entra.child("inbound");
+    assert!(
+        inbound
+            .find_all("set-header")
+            .iter()
+            .any(|h| h.attr("name") == "Authorization" && h.child("value").text.contains("oaiLbToken"))
+    );
+    let keys_pool = parse(&render(KEYS_ONLY, Strategy::Pool));
+    assert!(keys_pool.find_all("authentication-managed-identity").is_empty());
+    assert!(!render(KEYS_ONLY, Strategy::Pool).contains("oaiLbToken"));
+    let only_keys = KEYS_ONLY.split("[[backends]]\nname = \"westus\"").next().unwrap();
+    let only_keys = parse(&render(only_keys, Strategy::Pool));
+    let drop = only_keys.child("inbound").find_all("set-header");
+    assert!(drop.iter().any(|h| h.attr("name") == "Authorization" && h.attr("exists-action") == "delete"));
+    let mixed = policy::render(&config(FULL), Strategy::Pool).unwrap_err();
+    assert!(matches!(mixed, PolicyError::PoolMixedAuth { .. }), "{mixed}");
+    assert!(mixed.to_string().contains("eastus-ptu") && mixed.fix().contains("strategy = \"policy\""), "{mixed}");
+}
+
+#[test]
+fn the_last_failure_is_answered_not_a_made_up_429() {
+    let root = parse(&render(FULL, Strategy::Policy));
+    let choose = root.child("backend").child("retry").child("choose");
+    let whens: Vec<&Node> = choose.children.iter().filter(|c| c.name == "when").collect();
+    // Nothing left to pick: a last answer that is not a 429 ends the retry and stands …
+    let stands = whens
+        .iter()
+        .position(|w| w.attr("condition").contains("== \"\"") && w.attr("condition").contains("StatusCode != 429"))
+        .expect("the last failure stands");
+    assert_eq!(whens[stands].child("set-variable").attr("value"), "@(false)");
+    assert!(whens[stands].find_all("return-response").is_empty());
+    // … and only otherwise does the gateway answer 429 itself.
+    let made_up = whens
+        .iter()
+        .position(|w| !w.find_all("return-response").is_empty() && w.find_all("set-status")[0].attr("code") == "429");
+    assert!(made_up.is_some_and(|m| m > stands));
+    // A pass-through backend's 401/403 is the client's: returned as is, no failover.
+    let retryable =
+        choose.child("otherwise").find_all("when").into_iter().find(|w| w.attr("condition").contains("429")).unwrap();
+    assert!(retryable.attr("condition").contains("!= \"none\""), "{}", retryable.attr("condition"));
+}
+
+#[test]
+fn the_backend_is_named_only_to_callers_that_ask() {
+    let root = parse(&render(FULL, Strategy::Policy));
+    let outbound = root.child("outbound");
+    let direct: Vec<&str> =
+        outbound.children.iter().filter(|c| c.name == "set-header").map(|h| h.attr("name")).collect();
+    assert_eq!(direct, ["x-oai-lb-attempts"]);
+    let when = outbound.child("choose").child("when");
+    assert!(when.attr("condition").contains(policy::SHOW_BACKEND_HEADER));
+    let named: Vec<&str> = when.find_all("set-header").iter().map(|h| h.attr("name")).collect();
+    assert_eq!(named, ["x-openai-backend-id", "x-oai-lb-backend"]);
+
+    let to_all =
+        FULL.replace("publisher_name = \"Contoso\"\n", "publisher_name = \"Contoso\"\nshow_backend_to_all = true\n");
+    let root = parse(&render(&to_all, Strategy::Policy));
+    let direct: Vec<&str> =
+        root.child("outbound").children.iter().filter(|c| c.name == "set-header").map(|h| h.attr("name")).collect();
+    assert_eq!(direct, ["x-openai-backend-id", "x-oai-lb-backend", "x-oai-lb-attempts"]);
+}
+
+#[test]
+fn client_tokens_v1_and_v2_are_both_accepted() {
+    let root = parse(&render(FULL, Strategy::Policy));
+    let inbound = root.child("inbound");
+    let jwt = inbound.child("validate-jwt");
+    assert!(jwt.children.iter().all(|c| c.name != "required-claims"), "one required claim would refuse v1 or v2");
+    assert_eq!(jwt.attr("output-token-variable-name"), "oaiLbClientToken");
+    let check = inbound.child("choose").child("when");
+    assert!(check.attr("condition").contains("\"azp\"") && check.attr("condition").contains("\"appid\""));
+    assert_eq!(check.child("return-response").child("set-status").attr("code"), "401");
+}
+
+#[test]
+fn what_the_strategy_needs_is_a_config_error() {
+    let apim = |sku: &str, strategy: &str| {
+        FULL.replace(
+            "publisher_name = \"Contoso\"\n",
+            &format!("publisher_name = \"Contoso\"\nsku = \"{sku}\"\nstrategy = \"{strategy}\"\n"),
+        )
+    };
+    config(FULL); // sets the api-key variable the config names
+    let parse_err = |text: &str| Config::parse(Path::new("oai-lb.toml"), text).unwrap_err();
+    for strategy in ["policy", "pool"] {
+        let e = parse_err(&apim("Consumption", strategy));
+        assert_eq!(e.key, "apim.sku");
+        assert!(e.problem.contains("Consumption") && e.fix.contains("BasicV2"), "{e}");
+    }
+    let e = parse_err(&apim("Developer", "pool"));
+    assert_eq!(e.key, "apim.strategy");
+    assert!(e.problem.contains("eastus-ptu") && e.fix.contains("strategy = \"policy\""), "{e}");
+    config(&apim("Developer", "policy"));
+    config(&apim("StandardV2", "policy"));
+}
+
+#[test]
+fn circuit_breakers_only_for_the_pool() {
+    let breakers = |text: &str| {
+        let config = config(text);
+        let keys = oai_lb::azure::BackendKeys::new(
+            config.backends.iter().map(|b| (b.name.clone(), "not-a-real-key".to_string())),
+        );
+        let stack = oai_lb::azure::Stack::new(&config, &keys).unwrap();
+        stack
+            .of_kind(oai_lb::azure::Kind::Backend)
+            .filter(|b| b.body()["properties"]["type"] == "Single")
+            .map(|b| b.body()["properties"].get("circuitBreaker").is_some())
+            .collect::<Vec<_>>()
+    };
+    // Under the smart policy one 429 on any deployment would trip the whole backend.
+    assert_eq!(breakers(FULL), [false, false, false, false]);
+    assert_eq!(breakers(ENTRA_ONLY), [true, true]);
 }

@@ -11,6 +11,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("embeddings_create", "embeddings", "Gets a vector representation of the input"),
 ];
 
+/// The `/openai/v1/…` API (deployment from the body's `model`), as in bicep/openai-api.json:
+/// (method, operation id, path, summary). Without an operation APIM answers 404 and the
+/// policy never runs.
+const V1_OPERATIONS: &[(&str, &str, &str, &str)] = &[
+    ("post", "V1ChatCompletions_Create", "/v1/chat/completions", "Chat completions (v1 API)"),
+    ("post", "V1Embeddings_Create", "/v1/embeddings", "Embeddings (v1 API)"),
+    ("post", "V1Responses_Create", "/v1/responses", "Responses (v1 API)"),
+    ("get", "V1Models_List", "/v1/models", "Models (v1 API)"),
+];
+
 /// The document as the JSON text APIM's `openapi+json` import expects.
 pub fn document(api_path: &str) -> String {
     let mut paths = serde_json::Map::new();
@@ -30,6 +40,12 @@ pub fn document(api_path: &str) -> String {
                     "429": {"description": "Too many requests"},
                 },
             }}),
+        );
+    }
+    for (method, operation_id, path, summary) in V1_OPERATIONS {
+        paths.insert(
+            path.to_string(),
+            json!({*method: {"operationId": operation_id, "summary": summary, "responses": {"200": {"description": "OK"}}}}),
         );
     }
     let doc: Value = json!({
@@ -59,6 +75,12 @@ mod tests {
         let doc: Value = serde_json::from_str(&document("openai")).unwrap();
         for path in ["chat/completions", "completions", "embeddings"] {
             assert!(doc["paths"][format!("/deployments/{{deployment-id}}/{path}")]["post"].is_object(), "{path}");
+        }
+        // The v1 API reaches the policy too, as in the Bicep.
+        let bicep: Value = serde_json::from_str(include_str!("../../bicep/openai-api.json")).unwrap();
+        for (path, item) in bicep["paths"].as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/v1/")) {
+            let method = item.as_object().unwrap().keys().next().unwrap();
+            assert!(doc["paths"][path][method].is_object(), "{method} {path}");
         }
         assert_eq!(fingerprint("a"), fingerprint("a"));
         assert_ne!(fingerprint("a"), fingerprint("b"));

@@ -89,7 +89,10 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
             let action = match &current {
                 None => Action::Create,
                 Some(now) => {
-                    let mut fields = diff(resource.body(), now, resource.owned_fields());
+                    let mut fields = match resource.kind {
+                        Kind::ApiPolicy => policy_diff(resource.body(), now),
+                        _ => diff(resource.body(), now, resource.owned_fields()),
+                    };
                     // A resource whose last write failed is written again, so a re-run resumes.
                     let state = now.pointer("/properties/provisioningState").and_then(Value::as_str);
                     if matches!(state, Some("Failed" | "Canceled")) {
@@ -109,12 +112,9 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
 async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<Value>, AzureError> {
     let api = resource.kind.api_version();
     let err = AzureError::arm(&resource.label);
-    // APIM returns a policy reformatted unless asked for it as it was stored.
-    let path = match resource.kind {
-        Kind::ApiPolicy => format!("{}?format=rawxml", resource.id()),
-        _ => resource.id().to_string(),
-    };
-    let Some(mut value) = client.get_optional(&path, api).await.map_err(err)? else {
+    // A policy is read in the default `xml` format (well-formed, as it was pushed);
+    // `rawxml` would return its expressions unescaped, which no XML parser reads.
+    let Some(mut value) = client.get_optional(resource.id(), api).await.map_err(err)? else {
         return Ok(None);
     };
     if resource.secret {
@@ -137,6 +137,16 @@ fn depths(resources: &[Resource]) -> Vec<usize> {
         depth[i] = resources[i].parent.map_or(0, |p| depth[p] + 1);
     }
     depth
+}
+
+/// A policy differs only when its content does ([`crate::policy::equivalent`]): APIM gives
+/// it back in its own serialization.
+fn policy_diff(desired: &Value, current: &Value) -> Vec<String> {
+    let value = |v: &Value| v.pointer("/properties/value").and_then(Value::as_str).map(str::to_string);
+    match (value(desired), value(current)) {
+        (Some(want), Some(have)) if crate::policy::equivalent(&want, &have) => Vec::new(),
+        _ => vec!["properties.value".into()],
+    }
 }
 
 /// The owned fields whose desired value is not found in the current resource.

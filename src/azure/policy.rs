@@ -14,6 +14,7 @@ pub fn render(config: &Config, strategy: Strategy) -> Result<String, AzureError>
             PolicyError::NoBackends => "add a [[backends]] table (`oai-lb backends add`) or an [[openai]] account",
             PolicyError::BackendListTooLong { .. } => "use strategy = \"pool\" under [apim] (or --strategy pool)",
             PolicyError::Malformed(_) => "report this as a bug: the renderer wrote invalid XML",
+            PolicyError::PoolMixedAuth { .. } => e.fix(),
         };
         AzureError::config(e.to_string(), fix)
     })

@@ -248,7 +248,7 @@ impl Stack {
         b.openai_accounts(config, rg, identity);
         let service = b.apim_service(rg, identity);
         let values = b.named_values(config, &backends, keys, service, identity);
-        let singles = b.backends(&backends, service, &values);
+        let singles = b.backends(&backends, apim.strategy, service, &values);
         let mut policy_deps = values;
         policy_deps.extend(&singles);
         if apim.strategy == Strategy::Pool {
@@ -446,7 +446,13 @@ impl<'a> Builder<'a> {
     }
 
     /// One `Single` backend per endpoint, with a circuit breaker that honours Retry-After.
-    fn backends(&mut self, backends: &[GatewayBackend], service: usize, values: &[usize]) -> Vec<usize> {
+    fn backends(
+        &mut self,
+        backends: &[GatewayBackend],
+        strategy: Strategy,
+        service: usize,
+        values: &[usize],
+    ) -> Vec<usize> {
         let mut singles = Vec::new();
         for b in backends {
             let mut properties = json!({
@@ -454,7 +460,11 @@ impl<'a> Builder<'a> {
                 "description": format!("oai-lb backend {} (priority {}, weight {})", b.name, b.priority, b.weight),
                 "url": format!("{}/openai", b.url.trim_end_matches('/')),
                 "protocol": "http",
-                "circuitBreaker": {"rules": [{
+            });
+            // Only a pool needs a breaker; under the smart policy one 429 on any deployment
+            // would trip the whole backend and undo the per-deployment cooldowns.
+            if strategy == Strategy::Pool {
+                properties["circuitBreaker"] = json!({"rules": [{
                     "name": "throttled",
                     "failureCondition": {
                         "count": 1,
@@ -463,8 +473,8 @@ impl<'a> Builder<'a> {
                     },
                     "tripDuration": "PT10S",
                     "acceptRetryAfter": true,
-                }]},
-            });
+                }]});
+            }
             if b.auth == BackendAuth::ApiKey {
                 let value_name = names::backend_key_named_value(&b.name);
                 properties["credentials"] = json!({"header": {"api-key": [format!("{{{{{value_name}}}}}")]}});

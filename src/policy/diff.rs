@@ -1,22 +1,38 @@
 //! Drift between a deployed policy and the rendered one.
 //!
-//! APIM stores a policy as XML and gives it back reformatted: other indentation, comments
-//! kept or not, entities spelled differently, line breaks inside attributes folded. So two
-//! documents are compared by their content — elements, attributes in order, text — with
-//! comments dropped and whitespace runs collapsed. The diff shown to people is of a
-//! readable form of the same content.
+//! APIM stores a policy as XML and gives it back re-serialized: its own indentation (tabs)
+//! and line ends (CRLF), every attribute in double quotes with `"` as `&quot;`, line breaks
+//! inside attribute values as `&#xA;`, empty elements as `<x />` or `<x></x>`, comments kept
+//! or not. So two documents are compared by their content — elements, attributes in order,
+//! text — with comments dropped and whitespace runs collapsed: [`normalize`], and
+//! [`equivalent`] on top of it, the one comparison the plan, `status --check`,
+//! `policy diff` and `policy push` all use. The diff shown to people is of a readable form
+//! of the same content.
 
 use quick_xml::events::{BytesStart, Event};
 
 use super::PolicyError;
 
+/// The content of a policy document as one canonical string: two documents APIM treats
+/// as the same policy normalize to the same string.
+pub fn normalize(xml: &str) -> Result<String, PolicyError> {
+    Ok(Outline::parse(xml)?.collapsed())
+}
+
+/// True when two policy documents say the same thing (a malformed one equals nothing).
+pub fn equivalent(a: &str, b: &str) -> bool {
+    match (normalize(a), normalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// A unified diff from `deployed` to `rendered`, or `None` when they say the same thing.
 pub fn diff(deployed: &str, rendered: &str) -> Result<Option<String>, PolicyError> {
-    let old = Outline::parse(deployed)?;
-    let new = Outline::parse(rendered)?;
-    if old.collapsed() == new.collapsed() {
+    if normalize(deployed)? == normalize(rendered)? {
         return Ok(None);
     }
+    let (old, new) = (Outline::parse(deployed)?, Outline::parse(rendered)?);
     let (old, new) = (old.readable(), new.readable());
     let text = similar::TextDiff::from_lines(&old, &new);
     Ok(Some(text.unified_diff().context_radius(3).header("deployed", "rendered").to_string()))
@@ -83,9 +99,11 @@ impl Outline {
     }
 
     /// One string for comparison: whitespace runs collapsed everywhere.
+    /// `<x></x>` is written `<x/>`, as `<x />` is.
     fn collapsed(&self) -> String {
         let mut out = String::new();
-        for (_, line) in &self.lines {
+        let mut lines = self.lines.iter().map(|(_, line)| line).peekable();
+        while let Some(line) = lines.next() {
             match line {
                 Line::Start { name, attrs, empty } => {
                     out.push('<');
@@ -93,7 +111,11 @@ impl Outline {
                     for (k, v) in attrs {
                         out.push_str(&format!(" {k}=\"{}\"", collapse(v)));
                     }
-                    out.push_str(if *empty { "/>" } else { ">" });
+                    let closed_at_once = !*empty && matches!(lines.peek(), Some(Line::End(end)) if end == name);
+                    if closed_at_once {
+                        lines.next();
+                    }
+                    out.push_str(if *empty || closed_at_once { "/>" } else { ">" });
                 }
                 Line::Text(t) => out.push_str(&collapse(t)),
                 Line::End(name) => out.push_str(&format!("</{name}>")),
@@ -175,6 +197,16 @@ mod tests {
         let d = diff(deployed, rendered).unwrap().expect("drift");
         assert!(d.starts_with("--- deployed\n+++ rendered\n"), "{d}");
         assert!(d.contains("\n-        2\n") && d.contains("\n+        1\n"), "{d}");
+    }
+
+    #[test]
+    fn apims_own_serialization_is_equivalent() {
+        let rendered = "<policies>\n    <inbound>\n        <base />\n        <set-variable name=\"x\" value='@{\n            return \"a\" + 1;\n        }' />\n    </inbound>\n</policies>\n";
+        let stored = "<policies>\r\n\t<inbound>\r\n\t\t<base></base>\r\n\t\t<set-variable name=\"x\" value=\"@{&#xA;            return &quot;a&quot; + 1;&#xA;        }\" />\r\n\t</inbound>\r\n</policies>";
+        assert!(equivalent(rendered, stored));
+        assert_eq!(normalize(rendered).unwrap(), normalize(stored).unwrap());
+        assert!(!equivalent(rendered, &stored.replace("+ 1", "+ 2")));
+        assert!(!equivalent(rendered, "<policies>"), "malformed equals nothing");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! expressions) or the native backend pool behind a retry.
 //!
 //! Architecture invariant: pure. No I/O, no clock, no randomness; the same config renders
-//! byte-identical XML, so `policy diff` can compare documents as text.
+//! byte-identical XML. A deployed document is compared with a rendered one only through
+//! [`equivalent`] / [`normalize`] (APIM gives policies back in its own serialization).
 //!
 //! The document is well-formed XML with its C# expressions escaped, so it is pushed with
 //! `format: "xml"` ([`POLICY_FORMAT`]); `rawxml` would expect the expressions unescaped.
@@ -15,9 +16,9 @@ mod xml;
 
 use serde::Serialize;
 
-use crate::config::{AllThrottled, BackendAuth, ClientAuth, Config, Strategy};
+use crate::config::{AllThrottled, ApimSection, BackendAuth, ClientAuth, Config, Strategy};
 
-pub use diff::diff;
+pub use diff::{diff, equivalent, normalize};
 pub use named_values::{
     BACKENDS_NAMED_VALUE, CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE,
     MAX_NAMED_VALUE_LEN, NamedValue, NamedValueSource, TENANT_ID_NAMED_VALUE, backend_key_named_value,
@@ -29,6 +30,10 @@ pub use crate::names::POOL_BACKEND_ID;
 pub const POLICY_FORMAT: &str = "xml";
 /// The resource APIM's managed identity asks tokens for when calling Azure OpenAI.
 pub const COGNITIVE_SERVICES_RESOURCE: &str = "https://cognitiveservices.azure.com";
+/// A request header asking the gateway to name the backend that answered
+/// (`x-openai-backend-id`); `oai-lb probe` sends it. Other callers are not told, unless
+/// `[apim] show_backend_to_all = true`.
+pub const SHOW_BACKEND_HEADER: &str = "x-oai-lb-show-backend";
 
 /// Why a policy cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +46,26 @@ pub enum PolicyError {
     BackendListTooLong { len: usize },
     #[error("the policy is not well-formed XML: {0}")]
     Malformed(String),
+    /// APIM's backend resource (api-version 2024-05-01) has no managed-identity credential,
+    /// so a pool cannot give APIM's token to its Entra members only.
+    #[error(
+        "strategy \"pool\" cannot mix Entra backends ({entra}) with api-key or pass-through ones ({other}): APIM's token would reach them all"
+    )]
+    PoolMixedAuth { entra: String, other: String },
+}
+
+impl PolicyError {
+    /// How to fix it, for the one-line error.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            PolicyError::NoBackends => "add a [[backends]] or [[openai]] table",
+            PolicyError::BackendListTooLong { .. } => "use strategy = \"pool\" under [apim]",
+            PolicyError::Malformed(_) => "report this as a bug: the renderer wrote invalid XML",
+            PolicyError::PoolMixedAuth { .. } => {
+                "use strategy = \"policy\" under [apim], or give every backend auth = \"entra\""
+            }
+        }
+    }
 }
 
 /// One entry of the backend list the smart policy reads, in the order of [`Config::gateway_backends`]. `id` is
@@ -91,9 +116,55 @@ pub fn render(config: &Config, strategy: Strategy) -> Result<String, PolicyError
             }
             smart::document(&options)
         }
-        Strategy::Pool => pool::document(&options, backends.len()),
+        Strategy::Pool => {
+            pool_auth(&backends)?;
+            pool::document(&options, backends.len())
+        }
     };
     Ok(document.render())
+}
+
+/// A config key the chosen strategy cannot work with, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub key: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// What the strategy needs from the APIM SKU and the backends. The smart policy keeps its
+/// cooldowns in APIM's built-in cache, which the Consumption tier lacks; the pool relies on
+/// circuit breakers, which Consumption lacks too, and on one set of headers for every member.
+pub fn requirements(config: &Config, apim: &ApimSection) -> Result<(), Unmet> {
+    if apim.sku == "Consumption" {
+        let needs = match apim.strategy {
+            Strategy::Policy => "the smart policy keeps its cooldowns in APIM's built-in cache",
+            Strategy::Pool => "the pool strategy relies on backend circuit breakers",
+        };
+        return Err(Unmet {
+            key: "apim.sku",
+            problem: format!("{needs}, which the Consumption tier does not have"),
+            fix: "use sku = \"Developer\", \"Basic\", \"Standard\", \"Premium\", \"BasicV2\" or \"StandardV2\"".into(),
+        });
+    }
+    if apim.strategy == Strategy::Pool
+        && let Err(e) = pool_auth(&backends(config))
+    {
+        return Err(Unmet { key: "apim.strategy", problem: e.to_string(), fix: e.fix().into() });
+    }
+    Ok(())
+}
+
+/// A pool shares one set of headers among its members: Entra and other backends cannot mix.
+pub fn pool_auth(backends: &[ListedBackend]) -> Result<(), PolicyError> {
+    let names = |entra: bool| {
+        backends.iter().filter(|b| (b.auth == BackendAuth::Entra) == entra).map(|b| b.id.as_str()).collect::<Vec<_>>()
+    };
+    let (entra, other) = (names(true), names(false));
+    if entra.is_empty() || other.is_empty() {
+        return Ok(());
+    }
+    Err(PolicyError::PoolMixedAuth { entra: entra.join(", "), other: other.join(", ") })
 }
 
 /// What shapes the document besides the strategy, resolved once from the config.
@@ -105,6 +176,10 @@ struct Options {
     timeout_secs: u64,
     /// Some backend is called with APIM's managed identity.
     entra_backends: bool,
+    /// Some backend takes the client's own credentials (`auth = "none"`).
+    pass_through_backends: bool,
+    /// Every response names its backend, not only to callers that ask.
+    show_backend_to_all: bool,
     client_auth: Option<ClientAuth>,
     tenant_id: Option<String>,
 }
@@ -117,6 +192,8 @@ impl Options {
             default_cooldown_ms: (b.default_cooldown_secs * 1000.0).ceil() as u64,
             timeout_secs: b.response_timeout_secs.ceil() as u64,
             entra_backends: backends(config).iter().any(|b| b.auth == BackendAuth::Entra),
+            pass_through_backends: backends(config).iter().any(|b| b.auth == BackendAuth::None),
+            show_backend_to_all: config.apim.as_ref().is_some_and(|a| a.show_backend_to_all),
             client_auth: config.apim.as_ref().and_then(|a| a.client_auth.clone()),
             tenant_id: config.azure.as_ref().and_then(|a| a.tenant_id.clone()),
         }
@@ -126,6 +203,12 @@ impl Options {
     fn validates_clients(&self) -> bool {
         self.client_auth.is_some() && self.tenant_id.is_some()
     }
+
+    /// The client's `Authorization` is its credential for pass-through backends; with client
+    /// validation it is a token for the gateway and reaches no backend.
+    fn passes_client_authorization(&self) -> bool {
+        self.pass_through_backends && !self.validates_clients()
+    }
 }
 
 /// Elements both strategies share.
@@ -133,22 +216,30 @@ mod common {
     use super::xml::Element;
     use super::{
         CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, COGNITIVE_SERVICES_RESOURCE,
-        IDENTITY_CLIENT_ID_NAMED_VALUE, TENANT_ID_NAMED_VALUE,
+        IDENTITY_CLIENT_ID_NAMED_VALUE, Options, SHOW_BACKEND_HEADER, TENANT_ID_NAMED_VALUE,
     };
 
     /// The variable holding the managed identity's token for Azure OpenAI.
     pub const TOKEN_VARIABLE: &str = "oaiLbToken";
+    /// The validated client token.
+    pub const CLIENT_TOKEN_VARIABLE: &str = "oaiLbClientToken";
+    /// The client's own `Authorization` header, kept for pass-through backends.
+    pub const CLIENT_AUTHORIZATION_VARIABLE: &str = "oaiLbClientAuthorization";
 
-    /// `validate-jwt` for Entra client tokens, as the original sample does it.
-    pub fn validate_jwt() -> Element {
+    /// Entra client tokens: `validate-jwt` (signature, lifetime, issuer, audience), then the
+    /// calling application, which v2 tokens name in `azp` and v1 tokens in `appid` (one
+    /// required claim cannot accept either, so an expression checks it).
+    pub fn validate_client() -> Vec<Element> {
         let tenant = format!("{{{{{TENANT_ID_NAMED_VALUE}}}}}");
-        Element::new("validate-jwt")
+        let unauthorized = "Unauthorized: a valid Entra token is required";
+        let jwt = Element::new("validate-jwt")
             .attr("header-name", "Authorization")
             .attr("failed-validation-httpcode", "401")
-            .attr("failed-validation-error-message", "Unauthorized: a valid Entra token is required")
+            .attr("failed-validation-error-message", unauthorized)
             .attr("require-expiration-time", "true")
             .attr("require-scheme", "Bearer")
             .attr("require-signed-tokens", "true")
+            .attr("output-token-variable-name", CLIENT_TOKEN_VARIABLE)
             .child(Element::new("openid-config").attr(
                 "url",
                 format!("https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"),
@@ -161,14 +252,74 @@ mod common {
                 Element::new("issuers")
                     .child(Element::new("issuer").text(format!("https://sts.windows.net/{tenant}/")))
                     .child(Element::new("issuer").text(format!("https://login.microsoftonline.com/{tenant}/v2.0"))),
-            )
-            .child(
-                Element::new("required-claims").child(
-                    Element::new("claim")
-                        .attr("name", "appid")
-                        .child(Element::new("value").text(format!("{{{{{CLIENT_APP_ID_NAMED_VALUE}}}}}"))),
-                ),
-            )
+            );
+        let other_app = format!(
+            r#"@{{
+    var claims = ((Jwt)context.Variables["{CLIENT_TOKEN_VARIABLE}"]).Claims;
+    var app = claims.GetValueOrDefault("azp", "");
+    if (app.Length == 0)
+    {{
+        app = claims.GetValueOrDefault("appid", "");
+    }}
+    return app != "{{{{{CLIENT_APP_ID_NAMED_VALUE}}}}}";
+}}"#
+        );
+        let refuse =
+            Element::new("return-response")
+                .child(Element::new("set-status").attr("code", "401").attr("reason", "Unauthorized"))
+                .child(
+                    Element::new("set-header")
+                        .attr("name", "Content-Type")
+                        .attr("exists-action", "override")
+                        .child(Element::new("value").text("application/json")),
+                )
+                .child(Element::new("set-body").text(
+                    r#"{"statusCode": 401, "message": "Unauthorized: this application may not call the gateway"}"#,
+                ));
+        let app_check = Element::new("choose").child(Element::new("when").attr("condition", other_app).child(refuse));
+        vec![jwt, app_check]
+    }
+
+    /// Keeps the client's `Authorization` for pass-through backends (nothing when none is).
+    pub fn keep_client_authorization(options: &Options) -> Vec<Element> {
+        if !options.passes_client_authorization() {
+            return Vec::new();
+        }
+        vec![
+            Element::new("set-variable")
+                .attr("name", CLIENT_AUTHORIZATION_VARIABLE)
+                .attr("value", r#"@(context.Request.Headers.GetValueOrDefault("Authorization", ""))"#),
+        ]
+    }
+
+    /// Puts the client's own `Authorization` back (a previous attempt may have replaced it
+    /// with APIM's token), or removes it when the client sent none.
+    pub fn restore_client_authorization(options: &Options) -> Option<Element> {
+        if !options.passes_client_authorization() {
+            return None;
+        }
+        let kept = format!(r#"(string)context.Variables["{CLIENT_AUTHORIZATION_VARIABLE}"]"#);
+        Some(
+            Element::new("choose")
+                .child(
+                    Element::new("when").attr("condition", format!("@(({kept}).Length > 0)")).child(
+                        Element::new("set-header")
+                            .attr("name", "Authorization")
+                            .attr("exists-action", "override")
+                            .child(Element::new("value").text(format!("@({kept})"))),
+                    ),
+                )
+                .child(Element::new("otherwise").child(drop_authorization())),
+        )
+    }
+
+    pub fn drop_authorization() -> Element {
+        Element::new("set-header").attr("name", "Authorization").attr("exists-action", "delete")
+    }
+
+    /// True when the caller asked for the backend's name.
+    pub fn asks_for_backend() -> String {
+        format!(r#"@(context.Request.Headers.GetValueOrDefault("{SHOW_BACKEND_HEADER}", "").Length > 0)"#)
     }
 
     /// Gets a token for Azure OpenAI with APIM's user-assigned identity.
@@ -196,8 +347,18 @@ mod common {
             .attr("buffer-response", "false")
     }
 
-    /// The statuses after which another backend is tried (design, rule 4).
-    pub const RETRYABLE: &str = "context.Response != null && (context.Response.StatusCode == 429 || context.Response.StatusCode == 401 || context.Response.StatusCode == 408 || context.Response.StatusCode >= 500)";
+    /// The statuses after which the pool tries another backend (design, rule 4): 401/403
+    /// only when no member takes the client's own credentials.
+    pub fn pool_retryable(options: &Options) -> String {
+        let ours = if options.passes_client_authorization() {
+            ""
+        } else {
+            " || context.Response.StatusCode == 401 || context.Response.StatusCode == 403"
+        };
+        format!(
+            "@(context.Response != null && (context.Response.StatusCode == 429 || context.Response.StatusCode == 408 || context.Response.StatusCode >= 500{ours}))"
+        )
+    }
 
     pub fn section(name: &'static str) -> Element {
         Element::new(name).child(Element::new("base"))

@@ -11,15 +11,21 @@
 //!   `x-ratelimit-reset-*` in both spellings, seconds or Go durations; else the default).
 //! - When every backend is cooling: 429 with the soonest `Retry-After` and an OpenAI-shaped
 //!   body, or with `all_throttled = "primary"` the sample's send-to-first.
-//! - `<outbound>` names the backend in `x-openai-backend-id`; `<on-error>` cools a backend
-//!   that could not be reached at all, so the next request skips it.
+//! - Each attempt sends the credentials of the backend it picked: APIM's token to Entra
+//!   backends only, the client's own `Authorization` to pass-through ones only, nothing to
+//!   api-key ones (their backend resource adds the key).
+//! - When every backend has been tried and the last one answered 401/403/408/5xx, that
+//!   answer stands (a misconfiguration must not read as "rate limited").
+//! - `<outbound>` names the backend in `x-openai-backend-id` to callers that ask with
+//!   `x-oai-lb-show-backend` (or to all with `[apim] show_backend_to_all`); `<on-error>`
+//!   cools a backend that could not be reached at all, so the next request skips it.
 //!
 //! Cooldowns are Unix milliseconds in a JSON object keyed `backend|deployment`, kept with
 //! `cache-store-value` (the allowed expression types have no time parsing worth trusting).
 //! C# here avoids `//` comments (XML folds newlines in attributes into spaces) and char
 //! literals (they would need escaping in `'`-quoted attributes).
 
-use super::common::{self, RETRYABLE};
+use super::common;
 use super::xml::Element;
 use super::{BACKENDS_NAMED_VALUE, Options};
 use crate::config::AllThrottled;
@@ -36,6 +42,8 @@ const ATTEMPTS: &str = "oaiLbAttempts";
 const RETRY: &str = "oaiLbRetry";
 const PICK: &str = "oaiLbBackendId";
 const RETRY_AFTER: &str = "oaiLbRetryAfter";
+const AUTH: &str = "oaiLbBackendAuth";
+const LAST: &str = "oaiLbLastBackend";
 
 /// What the pick expression returns when no backend serves the deployment (ids cannot
 /// contain `:`).
@@ -48,13 +56,17 @@ const MAX_RETRIES: u32 = 50;
 const CACHE_SECONDS: u64 = 86_400;
 
 pub(super) fn document(options: &Options) -> Element {
-    Element::new("policies").child(inbound(options)).child(backend(options)).child(outbound()).child(on_error(options))
+    Element::new("policies")
+        .child(inbound(options))
+        .child(backend(options))
+        .child(outbound(options))
+        .child(on_error(options))
 }
 
 fn inbound(options: &Options) -> Element {
     let mut inbound = common::section("inbound");
     if options.validates_clients() {
-        inbound = inbound.comment("Clients present Entra tokens.").child(common::validate_jwt());
+        inbound = inbound.comment("Clients present Entra tokens.").children(common::validate_client());
     }
     if options.entra_backends {
         inbound = inbound
@@ -76,6 +88,7 @@ fn inbound(options: &Options) -> Element {
         .child(set_variable(TRIED, "|"))
         .child(set_variable(ATTEMPTS, "@(0)"))
         .child(set_variable(RETRY, "@(false)"))
+        .children(common::keep_client_authorization(options))
 }
 
 fn backend(options: &Options) -> Element {
@@ -95,10 +108,22 @@ fn backend(options: &Options) -> Element {
             .child(unserved_response()),
     );
     if options.all_throttled == AllThrottled::Reject {
+        // Every backend tried, the last one failing with its own answer (401, 403, 408,
+        // 5xx): that answer is more telling than a made-up 429, so it stands (design, rule 6).
+        choose = choose.child(
+            Element::new("when")
+                .attr(
+                    "condition",
+                    format!(
+                        r#"@((string)context.Variables["{PICK}"] == "" && context.Response != null && context.Response.StatusCode != 429)"#
+                    ),
+                )
+                .child(set_variable(RETRY, "@(false)")),
+        );
         choose = choose.child(
             Element::new("when")
                 .attr("condition", format!(r#"@((string)context.Variables["{PICK}"] == "")"#))
-                .child(set_variable(RETRY_AFTER, soonest_expr(options.default_cooldown_ms)))
+                .child(set_variable(RETRY_AFTER, soonest_expr()))
                 .child(all_cooling_response()),
         );
     }
@@ -123,19 +148,23 @@ fn forward_attempt(mut otherwise: Element, options: &Options) -> Element {
             format!(r#"@((string)context.Variables["{TRIED}"] + (string)context.Variables["{PICK}"] + "|")"#),
         ))
         .child(set_variable(ATTEMPTS, format!(r#"@((int)context.Variables["{ATTEMPTS}"] + 1)"#)));
-    let drop_client_token = || Element::new("set-header").attr("name", "Authorization").attr("exists-action", "delete");
+    // Credentials never cross backends: APIM's token goes only to Entra backends, the
+    // client's own Authorization only to pass-through ones (and never when it was a token for
+    // the gateway), and nothing else to api-key backends, whose key the backend resource adds.
+    let is = |auth: &str| format!(r#"@((string)context.Variables["{AUTH}"] == "{auth}")"#);
+    let mut credentials = Element::new("choose");
     if options.entra_backends {
-        let mut auth = Element::new("choose")
-            .child(Element::new("when").attr("condition", vars(AUTH_IS_ENTRA_EXPR)).child(common::bearer_header()));
-        if options.validates_clients() {
-            // The client's own token is for the gateway, not for a backend.
-            auth = auth.child(Element::new("otherwise").child(drop_client_token()));
-        }
-        otherwise = otherwise.child(auth);
-    } else if options.validates_clients() {
-        otherwise = otherwise.child(drop_client_token());
+        credentials =
+            credentials.child(Element::new("when").attr("condition", is("entra")).child(common::bearer_header()));
     }
+    if let Some(restore) = common::restore_client_authorization(options) {
+        credentials = credentials.child(Element::new("when").attr("condition", is("none")).child(restore));
+    }
+    credentials = credentials.child(Element::new("otherwise").child(common::drop_authorization()));
     otherwise
+        .child(set_variable(LAST, format!(r#"@((string)context.Variables["{PICK}"])"#)))
+        .child(set_variable(AUTH, vars(AUTH_EXPR)))
+        .child(credentials)
         .child(
             Element::new("set-backend-service")
                 .attr("backend-id", format!(r#"@((string)context.Variables["{PICK}"])"#)),
@@ -144,23 +173,37 @@ fn forward_attempt(mut otherwise: Element, options: &Options) -> Element {
         .child(
             Element::new("choose").child(
                 Element::new("when")
-                    .attr("condition", format!("@({RETRYABLE})"))
+                    .attr("condition", retryable())
                     .children(record_cooldown(options.default_cooldown_ms, true))
                     .child(set_variable(RETRY, "@(true)")),
             ),
         )
 }
 
-fn outbound() -> Element {
-    let backend = format!(r#"@(context.Variables.GetValueOrDefault<string>("{PICK}", ""))"#);
+/// Design rule 4: 429, 408, 5xx; 401/403 only where the credential is ours, not the client's.
+fn retryable() -> String {
+    format!(
+        r#"@(context.Response != null && (context.Response.StatusCode == 429 || context.Response.StatusCode == 408 || context.Response.StatusCode >= 500 || ((context.Response.StatusCode == 401 || context.Response.StatusCode == 403) && context.Variables.GetValueOrDefault<string>("{AUTH}", "none") != "none")))"#
+    )
+}
+
+fn outbound(options: &Options) -> Element {
+    let backend = format!(r#"@(context.Variables.GetValueOrDefault<string>("{LAST}", ""))"#);
     // x-oai-lb-backend is what the local balancer sends, so `probe` reads both alike.
-    common::section("outbound")
-        .child(header("x-openai-backend-id", backend.clone()))
-        .child(header("x-oai-lb-backend", backend))
-        .child(header(
-            "x-oai-lb-attempts",
-            format!(r#"@(context.Variables.GetValueOrDefault<int>("{ATTEMPTS}", 0).ToString())"#),
-        ))
+    let names = [header("x-openai-backend-id", backend.clone()), header("x-oai-lb-backend", backend)];
+    let outbound = common::section("outbound");
+    let outbound = if options.show_backend_to_all {
+        outbound.children(names)
+    } else {
+        outbound.comment("Backend names are for callers that ask (oai-lb probe does).").child(
+            Element::new("choose")
+                .child(Element::new("when").attr("condition", common::asks_for_backend()).children(names)),
+        )
+    };
+    outbound.child(header(
+        "x-oai-lb-attempts",
+        format!(r#"@(context.Variables.GetValueOrDefault<int>("{ATTEMPTS}", 0).ToString())"#),
+    ))
 }
 
 fn on_error(options: &Options) -> Element {
@@ -229,15 +272,15 @@ fn pick_expr(all_throttled: AllThrottled) -> String {
     vars(&PICK_EXPR.replace("NONE_LEFT", none_left))
 }
 
-fn soonest_expr(default_ms: u64) -> String {
-    vars(SOONEST_EXPR).replace("DEFAULT_COOLDOWN_MS", &default_ms.to_string())
+fn soonest_expr() -> String {
+    vars(SOONEST_EXPR)
 }
 
 fn unserved_response() -> Element {
     json_response(
         "404",
         "Not Found",
-        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "DeploymentNotFound"), new JProperty("message", "No backend of this gateway serves the deployment '" + (string)context.Variables["DEPLOYMENT"] + "'."))))).ToString(Newtonsoft.Json.Formatting.None))"#,
+        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "DeploymentNotFound"), new JProperty("message", "No backend of this gateway serves the deployment '" + (string)context.Variables["DEPLOYMENT"] + "'.")))).ToString(Newtonsoft.Json.Formatting.None))"#,
         None,
     )
 }
@@ -246,7 +289,7 @@ fn all_cooling_response() -> Element {
     json_response(
         "429",
         "Too Many Requests",
-        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "429"), new JProperty("type", "rate_limit_exceeded"), new JProperty("message", "Every backend is rate limited; retry after " + (string)context.Variables["RETRY_AFTER"] + " seconds."))))).ToString(Newtonsoft.Json.Formatting.None))"#,
+        r#"@(new JObject(new JProperty("error", new JObject(new JProperty("code", "429"), new JProperty("type", "rate_limit_exceeded"), new JProperty("message", "Every backend is rate limited; retry after " + (string)context.Variables["RETRY_AFTER"] + " seconds.")))).ToString(Newtonsoft.Json.Formatting.None))"#,
         Some(format!(r#"@((string)context.Variables["{RETRY_AFTER}"])"#)),
     )
 }
@@ -304,16 +347,16 @@ const DEPLOYMENT_EXPR: &str = r#"@{
     return "";
 }"#;
 
-/// True when the picked backend is called with the managed identity's token.
-const AUTH_IS_ENTRA_EXPR: &str = r#"@{
+/// How the picked backend is called: `entra`, `api-key` or `none` (pass-through).
+const AUTH_EXPR: &str = r#"@{
     foreach (JObject backend in (JArray)context.Variables["BACKENDS"])
     {
         if (backend.Value<string>("id") == (string)context.Variables["PICK"])
         {
-            return backend.Value<string>("auth") == "entra";
+            return backend.Value<string>("auth");
         }
     }
-    return false;
+    return "none";
 }"#;
 
 /// Rules 1-3: among backends that serve the deployment, are not cooling for it and were
@@ -393,7 +436,7 @@ const PICK_EXPR: &str = r#"@{
 }"#;
 
 /// Rule 6: seconds until the first backend serving the deployment recovers, rounded up,
-/// at least 1.
+/// at least 1 (also when none is cooling, as `lb::retry_after_secs`).
 const SOONEST_EXPR: &str = r#"@{
     var cooldowns = context.Variables.ContainsKey("COOLDOWNS") ? (JObject)context.Variables["COOLDOWNS"] : new JObject();
     var deployment = (string)context.Variables["DEPLOYMENT"];
@@ -401,13 +444,26 @@ const SOONEST_EXPR: &str = r#"@{
     var soonest = long.MaxValue;
     foreach (JObject backend in (JArray)context.Variables["BACKENDS"])
     {
+        var deployments = (JArray)backend["deployments"];
+        var serves = deployment.Length == 0 || deployments.Count == 0;
+        foreach (var name in deployments)
+        {
+            if ((string)name == deployment)
+            {
+                serves = true;
+            }
+        }
+        if (!serves)
+        {
+            continue;
+        }
         var until = cooldowns.Value<long?>(backend.Value<string>("id") + "|" + deployment) ?? 0;
         if (until > now && until < soonest)
         {
             soonest = until;
         }
     }
-    var wait = soonest == long.MaxValue ? DEFAULT_COOLDOWN_MS : soonest - now;
+    var wait = soonest == long.MaxValue ? 0 : soonest - now;
     return Math.Max(1, (wait + 999) / 1000).ToString();
 }"#;
 
@@ -420,16 +476,17 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
     var headers = context.Response.Headers;
     foreach (var name in new string[] { MILLISECOND_HEADERS })
     {
-        if (ms == 0 && double.TryParse(headers.GetValueOrDefault(name, "").Trim(), out value) && value > 0 && value <= 86400000)
+        var text = headers.GetValueOrDefault(name, "").Trim();
+        if (ms == 0 && text.IndexOf(",") < 0 && double.TryParse(text, out value) && value > 0 && value <= 86400000)
         {
             ms = value;
         }
     }
     var retryAfter = headers.GetValueOrDefault("Retry-After", "").Trim();
     DateTimeOffset at;
-    if (ms == 0 && double.TryParse(retryAfter, out value))
+    if (ms == 0 && retryAfter.Length > 0 && "0123456789-.".IndexOf(retryAfter[0]) >= 0)
     {
-        ms = value > 0 && value <= 86400 ? value * 1000 : 0;
+        ms = retryAfter.IndexOf(",") < 0 && double.TryParse(retryAfter, out value) && value > 0 && value <= 86400 ? value * 1000 : 0;
     }
     else if (ms == 0 && retryAfter.Length > 0 && DateTimeOffset.TryParse(retryAfter, out at))
     {
@@ -444,7 +501,7 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
             continue;
         }
         var seconds = 0.0;
-        if (!double.TryParse(text, out seconds))
+        if (text.IndexOf(",") >= 0 || !double.TryParse(text, out seconds))
         {
             seconds = 0;
             var i = 0;
@@ -467,7 +524,7 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
                     i++;
                 }
                 var unit = text.Substring(unitStart, i - unitStart);
-                var scale = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "us" || unit == "µs" ? 0.000001 : unit == "ns" ? 0.000000001 : -1;
+                var scale = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "us" || unit == "µs" || unit == "μs" ? 0.000001 : unit == "ns" ? 0.000000001 : -1;
                 if (scale < 0)
                 {
                     seconds = 0;

@@ -4,9 +4,11 @@
 //! rejected), answers long-running PUTs with 201 + `Azure-AsyncOperation` and a few
 //! `InProgress` polls, requires parents to exist and be provisioned, injects throttling and
 //! server errors, answers `PrincipalNotFound` for a new identity's first role assignments,
-//! rejects a policy naming a missing `{{named value}}`, and records every request.
+//! rejects a policy naming a missing `{{named value}}`, stores policies re-serialized as
+//! APIM does (`apim_xml`), and records every request.
 #![allow(dead_code)]
 
+pub mod apim_xml;
 mod schema;
 
 use std::collections::HashMap;
@@ -188,6 +190,13 @@ impl FakeArm {
         self.state.lock().unwrap().resources.get(&id.to_ascii_lowercase()).map(|s| s.body.clone())
     }
 
+    /// Changes a stored resource behind the CLI's back (an edit in the portal).
+    pub fn edit(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let stored = state.resources.get_mut(&id.to_ascii_lowercase()).expect("the resource exists");
+        change(&mut stored.body);
+    }
+
     pub fn resource_ids(&self) -> Vec<String> {
         let state = self.state.lock().unwrap();
         let mut ids: Vec<String> =
@@ -259,7 +268,7 @@ async fn handle(specs: &Specs, state: &Mutex<State>, base: &str, req: Request<In
         } else if roll < st.options.throttle_rate + st.options.error_rate {
             error(500, "InternalServerError", "Transient failure injected by the fake.")
         } else {
-            route(specs, &mut st, base, &method, &path, &api_version, &body)
+            route(specs, &mut st, base, &method, &path, &query, &body)
         }
     };
     let code = value.pointer("/error/code").and_then(Value::as_str).map(str::to_string);
@@ -272,7 +281,16 @@ async fn handle(specs: &Specs, state: &Mutex<State>, base: &str, req: Request<In
 
 type Answer = (u16, Value, Vec<(&'static str, String)>);
 
-fn route(specs: &Specs, st: &mut State, base: &str, method: &str, path: &str, api: &str, body: &[u8]) -> Answer {
+fn route(
+    specs: &Specs,
+    st: &mut State,
+    base: &str,
+    method: &str,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Answer {
+    let api = query.get("api-version").map(String::as_str).unwrap_or_default();
     if let Some(op_id) = path.strip_prefix("/fakeOperations/") {
         return poll_operation(st, op_id);
     }
@@ -293,7 +311,17 @@ fn route(specs: &Specs, st: &mut State, base: &str, method: &str, path: &str, ap
     let key = id.to_ascii_lowercase();
     match method {
         "GET" => match st.resources.get(&key) {
-            Some(stored) => (200, present(stored), Vec::new()),
+            Some(stored) => {
+                let mut body = present(stored);
+                // A policy read with `format=rawxml` comes back without XML encoding.
+                if query.get("format").is_some_and(|f| f == "rawxml")
+                    && let Some(value) = body.pointer_mut("/properties/value")
+                {
+                    *value = json!(apim_xml::raw(value.as_str().unwrap_or_default()));
+                    body["properties"]["format"] = json!("rawxml");
+                }
+                (200, body, Vec::new())
+            }
             None => error(404, "ResourceNotFound", &format!("The resource '{id}' was not found.")),
         },
         "PUT" | "PATCH" => {
@@ -362,6 +390,16 @@ fn parent_of(id: &str) -> Option<String> {
 }
 
 fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_running: bool) -> Answer {
+    // APIM keeps a policy in its own serialization, not the bytes it was sent.
+    if id.to_ascii_lowercase().ends_with("/policies/policy")
+        && body.pointer("/properties/format").and_then(Value::as_str).unwrap_or("xml") == "xml"
+        && let Some(value) = body.pointer_mut("/properties/value")
+    {
+        match apim_xml::stored(value.as_str().unwrap_or_default()) {
+            Ok(stored) => *value = json!(stored),
+            Err(e) => return error(400, "ValidationError", &format!("The policy is not well-formed XML: {e}")),
+        }
+    }
     let key = id.to_ascii_lowercase();
     let lower = key.as_str();
     if let Some(parent) = parent_of(id) {
