@@ -32,6 +32,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         config_path: Some(global.config.clone()),
         workers: args.workers.map(usize::from),
         credential: args.credential,
+        secrets: crate::proxy::Secrets::from_env(),
     };
     super::runtime()?.block_on(async {
         let server = Server::bind(config, options).await.map_err(|e| match e {

@@ -14,10 +14,10 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use super::active::ActiveConfig;
 use super::body::ProxyBody;
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
-use super::runtime::Runtime;
 use super::{Shared, UpstreamClient, Worker};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
@@ -33,152 +33,262 @@ fn fails_over(status: StatusCode) -> bool {
 /// Entry point for every request the server accepts.
 pub async fn handle(worker: Arc<Worker>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let shared = &*worker.shared;
-    let rt = shared.runtime.load_full();
-    if request.method() == Method::GET && request.uri().path() == "/healthz" {
-        return Ok(reply::ok("text/plain; charset=utf-8", "ok\n"));
+    let active = shared.active.load_full();
+    if let Some(response) = local_answer(shared, &active, &request) {
+        return Ok(response);
     }
-    if !rt.client_keys.allows(request.headers()) {
+    shared.totals.requests.fetch_add(1, Relaxed);
+    Ok(forward(shared, &worker.client, &active, request).await)
+}
+
+/// What the balancer answers itself: health, refusals, its state and metrics.
+fn local_answer(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> Option<Response<ProxyBody>> {
+    if request.method() == Method::GET && request.uri().path() == "/healthz" {
+        return Some(reply::ok("text/plain; charset=utf-8", "ok\n"));
+    }
+    if !active.client_keys.allows(request.headers()) {
         shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
-        return Ok(reply::unauthorized());
+        return Some(reply::unauthorized());
     }
     if request.method() == Method::GET {
         match request.uri().path() {
-            "/lb/backends" => return Ok(state_json(shared, &rt)),
-            "/metrics" => return Ok(metrics_text(shared, &rt)),
+            "/lb/backends" => return Some(state_json(shared, active)),
+            "/metrics" => return Some(metrics_text(shared, active)),
             _ => {}
         }
     }
-    shared.totals.requests.fetch_add(1, Relaxed);
-    Ok(forward(shared, &worker.client, &rt, request).await)
+    None
 }
 
+/// A client request whose body has been read, ready to be sent to any backend.
+struct Buffered {
+    parts: http::request::Parts,
+    body: Bytes,
+    deployment: String,
+    started: Instant,
+}
+
+/// Reads the body, then routes the request.
 async fn forward(
     shared: &Shared,
     client: &UpstreamClient,
-    rt: &Runtime,
+    active: &ActiveConfig,
     request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
-    let limit = rt.settings.max_body_bytes;
-    let declared_len = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let body = match read_body(shared, active, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
+    prepare_headers(&mut parts.headers);
+    let deployment = deployment::of_request(parts.uri.path(), &body).into_owned();
+    route(shared, client, active, &Buffered { parts, body, deployment, started }).await
+}
+
+/// Buffers the client's body once (it may be replayed to several backends), up to
+/// `max_body_bytes`; the refusal to send when it cannot.
+async fn read_body(
+    shared: &Shared,
+    active: &ActiveConfig,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Response<ProxyBody>> {
+    let limit = active.settings.max_body_bytes;
+    let declared_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|len| len > limit as u64) {
         shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-        return reply::body_too_large(limit);
+        return Err(reply::body_too_large(limit));
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-            return reply::body_too_large(limit);
+            Err(reply::body_too_large(limit))
         }
         Err(e) => {
             tracing::debug!(error = %e, "client body could not be read");
-            return reply::error(
+            Err(reply::error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "400",
                 "The request body could not be read.",
-            );
+            ))
         }
-    };
-    remove_hop_by_hop(&mut parts.headers);
-    parts.headers.remove(header::HOST);
-    let deployment = deployment::of_request(parts.uri.path(), &body);
+    }
+}
 
+/// What is removed from the client's headers before any backend sees them.
+fn prepare_headers(headers: &mut HeaderMap) {
+    remove_hop_by_hop(headers);
+    headers.remove(header::HOST);
+}
+
+/// The failover loop: choose, attempt, judge; until an answer is committed or no backend
+/// remains.
+async fn route(
+    shared: &Shared,
+    client: &UpstreamClient,
+    active: &ActiveConfig,
+    request: &Buffered,
+) -> Response<ProxyBody> {
     let mut tried = Tried::default();
     // The last backend answer that failed over; returned as-is when no backend remains and
     // it is more telling than a 429 (a 401 from a wrong key, a 500).
     let mut last_failure: Option<Response<ProxyBody>> = None;
     loop {
-        let now = Instant::now();
-        // `last_resort`: the `primary` all-throttled mode sends to the first backend and
-        // returns its answer, whatever it is.
-        let (index, last_resort) = match rt.balancer.choose(&deployment, now, tried, &mut rand::rng()) {
-            Choice::Backend(index) => (index, false),
-            Choice::NoBackend => return reply::no_backend(&deployment),
-            Choice::AllCooling { retry_after } => {
-                let primary = match rt.settings.all_throttled {
-                    AllThrottled::Primary => rt.balancer.primary(&deployment).filter(|&p| !tried.contains(p)),
-                    AllThrottled::Reject => None,
-                };
-                match (primary, last_failure) {
-                    (Some(index), _) => (index, true),
-                    (None, Some(failure)) => return failure,
-                    (None, None) => {
-                        shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
-                        let secs = lb::retry_after_secs(retry_after);
-                        tracing::info!(
-                            target: "oai_lb::access",
-                            path = parts.uri.path(), deployment = &*deployment, status = 429, attempts = tried.count(),
-                            latency_ms = millis(started.elapsed()), "all backends cooling down"
-                        );
-                        let mut response = reply::all_throttled(secs, &deployment);
-                        response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
-                        return response;
-                    }
-                }
-            }
+        let next = match next_backend(shared, active, request, tried, last_failure.take()) {
+            Step::Try(next) => next,
+            Step::Answer(answer) => return answer,
         };
         if tried.count() > 0 {
             shared.totals.failovers.fetch_add(1, Relaxed);
         }
-        tried.insert(index);
-        let upstream = &rt.upstreams[index];
-        let stats = &rt.stats[index];
-
+        tried.insert(next.index);
         let attempt_started = Instant::now();
-        let outcome = attempt(client, rt, index, &parts, &body).await;
+        let outcome = attempt(client, active, next.index, request).await;
         let latency = attempt_started.elapsed();
-        let cooldown = match outcome {
-            Ok(response) if last_resort || !fails_over(response.status()) => {
-                if fails_over(response.status()) {
-                    let rest = cooldown::from_headers(response.headers(), SystemTime::now());
-                    start_cooldown(shared, rt, index, &deployment, rest.unwrap_or(rt.settings.default_cooldown));
-                }
-                let status = response.status();
-                stats.record(Outcome::of_status(status.as_u16()), latency);
-                if let Some(proactive) = rt.settings.proactive.filter(|_| status.is_success())
-                    && let Some(rest) = cooldown::nearly_out(
-                        response.headers(),
-                        proactive.remaining_requests_floor,
-                        || estimated_tokens(&body),
-                        proactive.fallback_cooldown,
-                    )
-                {
-                    start_cooldown(shared, rt, index, &deployment, rest);
-                }
-                tracing::info!(
-                    target: "oai_lb::access",
-                    path = parts.uri.path(), deployment = &*deployment, backend = rt.balancer.backends()[index].name,
-                    status = status.as_u16(), attempts = tried.count(),
-                    latency_ms = millis(started.elapsed()), "proxied"
-                );
-                return committed(response, upstream.name_header.clone(), tried.count());
+        match judge(active, next, outcome, latency) {
+            Verdict::Commit(response) => return commit(shared, active, next.index, request, response, tried.count()),
+            Verdict::FailOver { cooldown, answer } => {
+                last_failure =
+                    answer.map(|r| labelled(r, active.upstreams[next.index].name_header.clone(), tried.count()));
+                start_cooldown(shared, active, next.index, &request.deployment, cooldown);
             }
-            Ok(response) => {
-                let status = response.status();
-                stats.record(Outcome::of_status(status.as_u16()), latency);
-                let rest = cooldown::from_headers(response.headers(), SystemTime::now());
-                tracing::debug!(backend = rt.balancer.backends()[index].name, status = status.as_u16(), "failing over");
-                last_failure = (status != StatusCode::TOO_MANY_REQUESTS)
-                    .then(|| committed(response, upstream.name_header.clone(), tried.count()));
-                rest.unwrap_or(rt.settings.default_cooldown)
-            }
-            Err(problem) => {
-                stats.record(Outcome::Error, latency);
-                tracing::warn!(backend = rt.balancer.backends()[index].name, error = %problem, "backend unreachable; failing over");
-                last_failure = None;
-                rt.settings.default_cooldown
-            }
-        };
-        start_cooldown(shared, rt, index, &deployment, cooldown);
+        }
     }
+}
+
+/// The backend to try next.
+#[derive(Debug, Clone, Copy)]
+struct Next {
+    index: usize,
+    /// The `primary` all-throttled mode sends to the first backend and returns its answer,
+    /// whatever it is.
+    last_resort: bool,
+}
+
+/// What to do after choosing.
+enum Step {
+    Try(Next),
+    /// No backend remains: answer the client with this.
+    Answer(Response<ProxyBody>),
+}
+
+/// Asks the balancer for the next backend; when none remains, the answer for the client.
+fn next_backend(
+    shared: &Shared,
+    active: &ActiveConfig,
+    request: &Buffered,
+    tried: Tried,
+    last_failure: Option<Response<ProxyBody>>,
+) -> Step {
+    let deployment = &*request.deployment;
+    let retry_after = match active.balancer.choose(deployment, Instant::now(), tried, &mut rand::rng()) {
+        Choice::Backend(index) => return Step::Try(Next { index, last_resort: false }),
+        Choice::NoBackend => return Step::Answer(reply::no_backend(deployment)),
+        Choice::AllCooling { retry_after } => retry_after,
+    };
+    if active.settings.all_throttled == AllThrottled::Primary
+        && let Some(index) = active.balancer.primary(deployment).filter(|&p| !tried.contains(p))
+    {
+        return Step::Try(Next { index, last_resort: true });
+    }
+    if let Some(failure) = last_failure {
+        return Step::Answer(failure);
+    }
+    shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
+    let secs = lb::retry_after_secs(retry_after);
+    tracing::info!(
+        target: "oai_lb::access",
+        path = request.parts.uri.path(), deployment, status = 429, attempts = tried.count(),
+        latency_ms = millis(request.started.elapsed()), "all backends cooling down"
+    );
+    let mut response = reply::all_throttled(secs, deployment);
+    response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
+    Step::Answer(response)
+}
+
+/// What one attempt means for the request.
+enum Verdict {
+    /// Return this answer to the client.
+    Commit(Response<Incoming>),
+    /// Cool the backend for `cooldown` and try the next; `answer` is the backend's own
+    /// answer, worth returning if no backend remains.
+    FailOver { cooldown: Duration, answer: Option<Response<Incoming>> },
+}
+
+/// Judges one attempt's outcome (rules 4, 5 and 7 of the design) and records it.
+fn judge(
+    active: &ActiveConfig,
+    next: Next,
+    outcome: Result<Response<Incoming>, AttemptError>,
+    latency: Duration,
+) -> Verdict {
+    let index = next.index;
+    let stats = &active.stats[index];
+    let name = &active.balancer.backends()[index].name;
+    let default = active.settings.default_cooldown;
+    match outcome {
+        Ok(response) if next.last_resort || !fails_over(response.status()) => {
+            stats.record(Outcome::of_status(response.status().as_u16()), latency);
+            Verdict::Commit(response)
+        }
+        Ok(response) => {
+            let status = response.status();
+            stats.record(Outcome::of_status(status.as_u16()), latency);
+            let cooldown = cooldown::from_headers(response.headers(), SystemTime::now()).unwrap_or(default);
+            tracing::debug!(backend = name, status = status.as_u16(), "failing over");
+            let answer = (status != StatusCode::TOO_MANY_REQUESTS).then_some(response);
+            Verdict::FailOver { cooldown, answer }
+        }
+        Err(problem) => {
+            stats.record(Outcome::Error, latency);
+            tracing::warn!(backend = name, error = %problem, "backend unreachable; failing over");
+            Verdict::FailOver { cooldown: default, answer: None }
+        }
+    }
+}
+
+/// Commits an answer: a last-resort failure still cools its backend, a success that says
+/// the quota is nearly out starts a proactive cooldown; then the access log line and the
+/// labelled response.
+fn commit(
+    shared: &Shared,
+    active: &ActiveConfig,
+    index: usize,
+    request: &Buffered,
+    response: Response<Incoming>,
+    attempts: u32,
+) -> Response<ProxyBody> {
+    let status = response.status();
+    let deployment = &*request.deployment;
+    if fails_over(status) {
+        let rest = cooldown::from_headers(response.headers(), SystemTime::now());
+        start_cooldown(shared, active, index, deployment, rest.unwrap_or(active.settings.default_cooldown));
+    }
+    if let Some(proactive) = active.settings.proactive.filter(|_| status.is_success())
+        && let Some(rest) = cooldown::nearly_out(
+            response.headers(),
+            proactive.remaining_requests_floor,
+            || estimated_tokens(&request.body),
+            proactive.fallback_cooldown,
+        )
+    {
+        start_cooldown(shared, active, index, deployment, rest);
+    }
+    tracing::info!(
+        target: "oai_lb::access",
+        path = request.parts.uri.path(), deployment, backend = active.balancer.backends()[index].name,
+        status = status.as_u16(), attempts,
+        latency_ms = millis(request.started.elapsed()), "proxied"
+    );
+    labelled(response, active.upstreams[index].name_header.clone(), attempts)
 }
 
 /// Starts a cooldown locally (what selection reads) and, with shared state, announces it to
 /// the other replicas in the background.
-fn start_cooldown(shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
+fn start_cooldown(shared: &Shared, rt: &ActiveConfig, index: usize, deployment: &str, cooldown: Duration) {
     let now = Instant::now();
     let end = rt.balancer.start_cooldown(index, deployment, cooldown, now);
     rt.stats[index].cooldown_started();
@@ -201,19 +311,19 @@ enum AttemptError {
 /// Sends the buffered request to one backend and waits for its response head.
 async fn attempt(
     client: &UpstreamClient,
-    rt: &Runtime,
+    active: &ActiveConfig,
     index: usize,
-    parts: &http::request::Parts,
-    body: &Bytes,
+    request: &Buffered,
 ) -> Result<Response<Incoming>, AttemptError> {
-    let upstream = &rt.upstreams[index];
+    let Buffered { parts, body, .. } = request;
+    let upstream = &active.upstreams[index];
     let uri = upstream.uri(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = parts.headers.clone();
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
-    let timeout = rt.settings.response_timeout;
+    let timeout = active.settings.response_timeout;
     match tokio::time::timeout(timeout, client.request(request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&e))),
@@ -223,7 +333,7 @@ async fn attempt(
 
 /// The response the client gets: the backend's head and streaming body, cleaned of
 /// hop-by-hop headers and labelled with the backend and the number of attempts.
-fn committed(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
+fn labelled(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     parts.headers.insert(X_OAI_LB_BACKEND, backend);
@@ -293,7 +403,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn state_view(shared: &Shared, rt: &Runtime) -> StateView {
+fn state_view(shared: &Shared, rt: &ActiveConfig) -> StateView {
     let now = Instant::now();
     let backends = rt
         .balancer
@@ -314,12 +424,12 @@ fn state_view(shared: &Shared, rt: &Runtime) -> StateView {
     StateView { backends, shared_state: shared.shared_state_view() }
 }
 
-fn state_json(shared: &Shared, rt: &Runtime) -> Response<ProxyBody> {
+fn state_json(shared: &Shared, rt: &ActiveConfig) -> Response<ProxyBody> {
     let body = serde_json::to_vec(&state_view(shared, rt)).unwrap_or_default();
     reply::ok("application/json", body)
 }
 
-fn metrics_text(shared: &Shared, rt: &Runtime) -> Response<ProxyBody> {
+fn metrics_text(shared: &Shared, rt: &ActiveConfig) -> Response<ProxyBody> {
     let now = Instant::now();
     let backends: Vec<_> = rt
         .balancer

@@ -5,12 +5,13 @@
 //! `.await`; request bodies are buffered once (for replay on failover), response bodies are
 //! never buffered.
 
+mod active;
 mod auth;
 mod body;
 mod forward;
 mod metrics;
 mod reply;
-mod runtime;
+mod secrets;
 mod shared_state;
 
 use std::future::Future;
@@ -31,14 +32,15 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+pub use active::BuildError;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
-pub use runtime::BuildError;
+pub use secrets::Secrets;
 
 use crate::config::Config;
 use crate::credential::CredentialKind;
+use active::ActiveConfig;
 use metrics::Totals;
-use runtime::Runtime;
 use shared_state::SharedCooldowns;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -60,6 +62,9 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Where Entra tokens for `auth = "entra"` backends come from.
     pub credential: CredentialKind,
+    /// Where the secrets the config names come from (default: the environment); asked
+    /// again on every reload.
+    pub secrets: Secrets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +87,7 @@ pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Byte
 
 /// State shared by every worker thread.
 pub(crate) struct Shared {
-    runtime: Arc<ArcSwap<Runtime>>,
+    active: Arc<ArcSwap<ActiveConfig>>,
     totals: Totals,
     connect_timeout: Duration,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
@@ -122,19 +127,19 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let runtime = Runtime::build(&config, None, options.credential, Instant::now())?;
-        if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
+        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential, Instant::now())?;
+        if !listen.ip().is_loopback() && active.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
         let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let runtime = Arc::new(ArcSwap::from_pointee(runtime));
+        let active = Arc::new(ArcSwap::from_pointee(active));
         let shared_state = match &config.balancer.shared_state {
-            Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
+            Some(settings) => Some(SharedCooldowns::start(settings, &options.secrets, Arc::clone(&active))?),
             None => None,
         };
-        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
+        let shared = Arc::new(Shared { active, totals: Totals::default(), connect_timeout, shared_state });
         Ok(Server { listener, shared, options, local_addr })
     }
 
@@ -149,6 +154,7 @@ impl Server {
             shared: Arc::clone(&self.shared),
             allow_unauthenticated: self.options.allow_unauthenticated,
             credential: self.options.credential,
+            secrets: self.options.secrets.clone(),
             listen: self.local_addr,
         }
     }
@@ -250,6 +256,7 @@ pub struct Reloader {
     shared: Arc<Shared>,
     allow_unauthenticated: bool,
     credential: CredentialKind,
+    secrets: Secrets,
     listen: SocketAddr,
 }
 
@@ -259,20 +266,22 @@ impl Reloader {
         if config.backends.is_empty() {
             return Err(ProxyError::NoBackends);
         }
-        let current = self.shared.runtime.load();
-        let runtime = Runtime::build(&config, Some(&current), self.credential, Instant::now())?;
-        if !self.listen.ip().is_loopback() && runtime.client_keys.is_empty() && !self.allow_unauthenticated {
+        let current = self.shared.active.load();
+        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential, Instant::now())?;
+        if !self.listen.ip().is_loopback() && active.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
-        self.shared.runtime.store(Arc::new(runtime));
+        self.shared.active.store(Arc::new(active));
         Ok(())
     }
 }
 
 /// Reloads on SIGHUP and when the file's modification time changes.
+///
+/// Reading the file's metadata and parsing it are blocking file I/O: both run on tokio's
+/// blocking pool, never on a runtime thread.
 async fn watch_config(path: PathBuf, reloader: Reloader) {
-    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let mut last_seen: Option<SystemTime> = modified(&path);
+    let mut last_seen: Option<SystemTime> = modified(path.clone()).await;
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut tick = tokio::time::interval(RELOAD_POLL);
@@ -287,17 +296,28 @@ async fn watch_config(path: PathBuf, reloader: Reloader) {
             tick.tick().await;
             false
         };
-        let now_seen = modified(&path);
+        let now_seen = modified(path.clone()).await;
         if !forced && now_seen == last_seen {
             continue;
         }
         last_seen = now_seen;
-        match Config::load(&path).map_err(|e| e.to_string()).and_then(|c| reloader.apply(c).map_err(|e| e.to_string()))
-        {
+        let load_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&load_path)).await;
+        let result = match loaded {
+            Ok(Ok(config)) => reloader.apply(config).map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("the loader stopped: {e}")),
+        };
+        match result {
             Ok(()) => tracing::info!(path = %path.display(), "config reloaded"),
             Err(e) => tracing::warn!("config not reloaded, the previous one stays in force: {e}"),
         }
     }
+}
+
+/// The file's modification time, read on the blocking pool.
+async fn modified(path: PathBuf) -> Option<SystemTime> {
+    tokio::task::spawn_blocking(move || std::fs::metadata(path).and_then(|m| m.modified()).ok()).await.ok().flatten()
 }
 
 /// The pooled upstream client: keep-alive, HTTP/1.1 and HTTP/2 (ALPN), TLS verified

@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::mpsc;
 
-use super::runtime::Runtime;
+use super::Secrets;
+use super::active::ActiveConfig;
 use crate::config::SharedStateSection;
 
 /// Most announcements waiting for Redis; beyond that they are dropped (the reconnect
@@ -50,22 +51,26 @@ pub struct SharedCooldowns {
 
 impl SharedCooldowns {
     /// Validates the settings and starts the background task on the current tokio runtime.
-    pub fn start(settings: &SharedStateSection, runtime: Arc<ArcSwap<Runtime>>) -> Result<Self, SharedStateError> {
+    pub fn start(
+        settings: &SharedStateSection,
+        secrets: &Secrets,
+        active: Arc<ArcSwap<ActiveConfig>>,
+    ) -> Result<Self, SharedStateError> {
         let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
             .map_err(|e| SharedStateError(format!("`{}` is not a usable Redis URL: {e}", redacted(&settings.url))))?;
         if let Some(var) = &settings.password_env {
-            let password = std::env::var(var).map_err(|_| SharedStateError(format!("{var} is not set")))?;
+            let password = secrets.get(var).ok_or_else(|| SharedStateError(format!("{var} is not set")))?;
             let redis_settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(redis_settings);
         }
         let client = redis::Client::open(info).map_err(|e| SharedStateError(e.to_string()))?;
         let (queue, announcements) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(false));
-        let task = Sync {
+        let task = RedisLink {
             client,
             key_prefix: format!("{}:cooldown:", settings.key_prefix),
             channel: format!("{}:cooldowns", settings.key_prefix),
-            runtime,
+            active,
             healthy: Arc::clone(&healthy),
             url: redacted(&settings.url),
         };
@@ -90,17 +95,17 @@ impl SharedCooldowns {
 }
 
 /// The background side: connects, loads, writes, subscribes; reconnects with backoff.
-struct Sync {
+struct RedisLink {
     client: redis::Client,
     key_prefix: String,
     channel: String,
-    runtime: Arc<ArcSwap<Runtime>>,
+    active: Arc<ArcSwap<ActiveConfig>>,
     healthy: Arc<AtomicBool>,
     url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-enum SyncError {
+enum LinkError {
     #[error("{0}")]
     Redis(#[from] redis::RedisError),
     #[error("no answer within {0:?}")]
@@ -109,11 +114,11 @@ enum SyncError {
     Closed,
 }
 
-async fn timed<T>(limit: Duration, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, SyncError> {
-    tokio::time::timeout(limit, f).await.map_err(|_| SyncError::Timeout(limit))?.map_err(SyncError::from)
+async fn timed<T>(limit: Duration, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LinkError> {
+    tokio::time::timeout(limit, f).await.map_err(|_| LinkError::Timeout(limit))?.map_err(LinkError::from)
 }
 
-impl Sync {
+impl RedisLink {
     async fn run(self, mut announcements: mpsc::Receiver<Announcement>) {
         let mut backoff = Duration::from_millis(100);
         let mut ever_connected = false;
@@ -143,7 +148,7 @@ impl Sync {
         announcements: &mut mpsc::Receiver<Announcement>,
         backoff: &mut Duration,
         ever_connected: &mut bool,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), LinkError> {
         let mut connection = timed(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection()).await?;
         let mut pubsub = timed(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await?;
         timed(COMMAND_TIMEOUT, pubsub.subscribe(&self.channel)).await?;
@@ -169,7 +174,7 @@ impl Sync {
         loop {
             tokio::select! {
                 message = messages.next() => {
-                    let message = message.ok_or(SyncError::Closed)?;
+                    let message = message.ok_or(LinkError::Closed)?;
                     if let Ok(payload) = message.get_payload::<String>()
                         && let Ok(announcement) = serde_json::from_str::<Announcement>(&payload)
                     {
@@ -192,7 +197,7 @@ impl Sync {
         &self,
         connection: &mut redis::aio::MultiplexedConnection,
         announcement: &Announcement,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), LinkError> {
         let now_ms = unix_ms(SystemTime::now());
         let Some(ttl_ms) = announcement.until_ms.checked_sub(now_ms).filter(|&t| t > 0) else { return Ok(()) };
         let key = format!("{}{}:{}", self.key_prefix, announcement.backend, announcement.deployment);
@@ -204,7 +209,7 @@ impl Sync {
     }
 
     /// Loads every cooldown in force into the local table; returns how many.
-    async fn load(&self, connection: &mut redis::aio::MultiplexedConnection) -> Result<usize, SyncError> {
+    async fn load(&self, connection: &mut redis::aio::MultiplexedConnection) -> Result<usize, LinkError> {
         let pattern = format!("{}*", self.key_prefix);
         let keys: Vec<String> = {
             let mut iter = timed(COMMAND_TIMEOUT, connection.scan_match::<_, String>(&pattern)).await?;
@@ -230,23 +235,23 @@ impl Sync {
     /// Applies a cooldown to the local table; false when the backend is unknown here or the
     /// cooldown is over.
     fn apply(&self, announcement: &Announcement) -> bool {
-        let runtime = self.runtime.load();
-        let Some(index) = runtime.balancer.index_of(&announcement.backend) else { return false };
+        let active = self.active.load();
+        let Some(index) = active.balancer.index_of(&announcement.backend) else { return false };
         let now_ms = unix_ms(SystemTime::now());
         let Some(left_ms) = announcement.until_ms.checked_sub(now_ms).filter(|&t| t > 0) else { return false };
         let now = Instant::now();
-        runtime.balancer.cooldowns(index).start(&announcement.deployment, now + Duration::from_millis(left_ms), now);
+        active.balancer.cooldowns(index).start(&announcement.deployment, now + Duration::from_millis(left_ms), now);
         true
     }
 
     /// This replica's running cooldowns, as announcements.
     fn local_cooldowns(&self) -> Vec<Announcement> {
-        let runtime = self.runtime.load();
+        let active = self.active.load();
         let now = Instant::now();
         let wall = SystemTime::now();
         let mut out = Vec::new();
-        for (index, backend) in runtime.balancer.backends().iter().enumerate() {
-            for (deployment, left) in runtime.balancer.cooldowns(index).active(now) {
+        for (index, backend) in active.balancer.backends().iter().enumerate() {
+            for (deployment, left) in active.balancer.cooldowns(index).active(now) {
                 out.push(Announcement { backend: backend.name.clone(), deployment, until_ms: unix_ms(wall + left) });
             }
         }

@@ -1,6 +1,7 @@
-//! Everything a request needs that comes from the config, built once per config version.
+//! The active configuration: everything a request needs that comes from the config, built
+//! once per config version, with its secrets already resolved.
 //!
-//! A reload builds a new [`Runtime`] and swaps it in atomically; requests in flight keep the
+//! A reload builds a new [`ActiveConfig`] and swaps it in atomically; requests in flight keep the
 //! one they started with. Backends whose name and URL are unchanged keep their cooldowns,
 //! counters and Entra token across the swap.
 
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 
+use super::Secrets;
 use super::auth::{BackendAuth, ClientKeys, EntraToken};
 use super::metrics::BackendStats;
 use crate::config::{self, AllThrottled, Config};
@@ -62,7 +64,7 @@ impl Upstream {
 }
 
 /// The config-derived state shared by every request.
-pub struct Runtime {
+pub struct ActiveConfig {
     pub balancer: Balancer,
     pub upstreams: Vec<Upstream>,
     pub stats: Vec<Arc<BackendStats>>,
@@ -83,15 +85,17 @@ pub enum BuildError {
     ClientKeys(String),
 }
 
-impl Runtime {
-    /// Builds the runtime for `config`, carrying state over from `previous` where the
-    /// backend is unchanged.
+impl ActiveConfig {
+    /// Builds the active config for `config`, carrying state over from `previous` where the
+    /// backend is unchanged. Secrets named in the config (backend keys, client keys) are
+    /// looked up through `secrets`; this module never reads the environment itself.
     pub fn build(
         config: &Config,
-        previous: Option<&Runtime>,
+        previous: Option<&ActiveConfig>,
+        secrets: &Secrets,
         credential: CredentialKind,
         now: Instant,
-    ) -> Result<Runtime, BuildError> {
+    ) -> Result<ActiveConfig, BuildError> {
         let mut entra = previous.and_then(|p| p.entra.clone());
         let mut upstreams = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
@@ -102,8 +106,8 @@ impl Runtime {
                 config::BackendAuth::None => BackendAuth::PassThrough,
                 config::BackendAuth::ApiKey => {
                     let var = backend.api_key_env.clone().unwrap_or_default();
-                    let mut key = std::env::var(&var)
-                        .ok()
+                    let mut key = secrets
+                        .get(&var)
                         .and_then(|k| HeaderValue::try_from(k.trim()).ok())
                         .filter(|k| !k.is_empty())
                         .ok_or(BuildError::ApiKey { index, var })?;
@@ -162,7 +166,7 @@ impl Runtime {
 
         let client_keys = match &config.balancer.client_keys_env {
             Some(var) => {
-                let keys = ClientKeys::parse(&std::env::var(var).unwrap_or_default());
+                let keys = ClientKeys::parse(&secrets.get(var).unwrap_or_default());
                 if keys.is_empty() {
                     return Err(BuildError::ClientKeys(var.clone()));
                 }
@@ -181,7 +185,7 @@ impl Runtime {
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
             }),
         };
-        Ok(Runtime { balancer, upstreams, stats, settings, client_keys, entra })
+        Ok(ActiveConfig { balancer, upstreams, stats, settings, client_keys, entra })
     }
 }
 
@@ -196,9 +200,10 @@ mod tests {
 
     #[test]
     fn uri_keeps_path_and_query_and_prefix() {
-        let rt = Runtime::build(
+        let rt = ActiveConfig::build(
             &config("[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='https://apim.example/gw/'\n"),
             None,
+            &Secrets::default(),
             CredentialKind::Auto,
             Instant::now(),
         )
@@ -217,22 +222,24 @@ mod tests {
     #[test]
     fn reload_keeps_state_of_unchanged_backends_only() {
         let now = Instant::now();
-        let old = Runtime::build(
+        let old = ActiveConfig::build(
             &config(
                 "[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='http://127.0.0.1:2'\n",
             ),
             None,
+            &Secrets::default(),
             CredentialKind::Auto,
             now,
         )
         .unwrap();
         old.balancer.start_cooldown(0, "d", Duration::from_secs(30), now);
         old.balancer.start_cooldown(1, "d", Duration::from_secs(30), now);
-        let new = Runtime::build(
+        let new = ActiveConfig::build(
             &config(
                 "[[backends]]\nname='b'\nurl='http://127.0.0.1:3'\n[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n",
             ),
             Some(&old),
+            &Secrets::default(),
             CredentialKind::Auto,
             now,
         )
