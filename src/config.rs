@@ -137,6 +137,31 @@ pub struct BalancerSection {
     /// head only when the whole answer is ready, so this is generous.
     #[serde(default = "default_response_timeout_secs")]
     pub response_timeout_secs: f64,
+    /// No cooldown, from any source (headers, proactive routing, Redis), lasts longer.
+    #[serde(default = "default_max_cooldown_secs")]
+    pub max_cooldown_secs: f64,
+    /// A client must send a whole request head within this (slowloris).
+    #[serde(default = "default_client_header_timeout_secs")]
+    pub client_header_timeout_secs: f64,
+    /// A client must send a whole request body within this.
+    #[serde(default = "default_client_body_timeout_secs")]
+    pub client_body_timeout_secs: f64,
+    /// A connection with no request in flight and no traffic is closed after this.
+    #[serde(default = "default_client_idle_timeout_secs")]
+    pub client_idle_timeout_secs: f64,
+    /// Open client connections at most; past it new ones wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    #[serde(default = "default_http2_max_concurrent_streams")]
+    pub http2_max_concurrent_streams: u32,
+    /// Request-body bytes buffered (for replay) by all requests together; past it new
+    /// requests get 503.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+    /// Deadline for a request's response head, across all its attempts.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_state: Option<SharedStateSection>,
     #[serde(default)]
@@ -153,6 +178,14 @@ impl Default for BalancerSection {
             client_keys_env: None,
             connect_timeout_secs: default_connect_timeout_secs(),
             response_timeout_secs: default_response_timeout_secs(),
+            max_cooldown_secs: default_max_cooldown_secs(),
+            client_header_timeout_secs: default_client_header_timeout_secs(),
+            client_body_timeout_secs: default_client_body_timeout_secs(),
+            client_idle_timeout_secs: default_client_idle_timeout_secs(),
+            max_connections: default_max_connections(),
+            http2_max_concurrent_streams: default_http2_max_concurrent_streams(),
+            max_buffered_bytes: default_max_buffered_bytes(),
+            request_timeout_secs: default_request_timeout_secs(),
             shared_state: None,
             proactive: ProactiveSection::default(),
         }
@@ -173,6 +206,30 @@ fn default_connect_timeout_secs() -> f64 {
 }
 fn default_response_timeout_secs() -> f64 {
     300.0
+}
+fn default_max_cooldown_secs() -> f64 {
+    300.0
+}
+fn default_client_header_timeout_secs() -> f64 {
+    30.0
+}
+fn default_client_body_timeout_secs() -> f64 {
+    60.0
+}
+fn default_client_idle_timeout_secs() -> f64 {
+    60.0
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_http2_max_concurrent_streams() -> u32 {
+    100
+}
+fn default_max_buffered_bytes() -> usize {
+    256 * 1024 * 1024
+}
+fn default_request_timeout_secs() -> f64 {
+    600.0
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +391,11 @@ impl Config {
             ("balancer.connect_timeout_secs", b.connect_timeout_secs),
             ("balancer.response_timeout_secs", b.response_timeout_secs),
             ("balancer.proactive.default_cooldown_secs", b.proactive.default_cooldown_secs),
+            ("balancer.max_cooldown_secs", b.max_cooldown_secs),
+            ("balancer.client_header_timeout_secs", b.client_header_timeout_secs),
+            ("balancer.client_body_timeout_secs", b.client_body_timeout_secs),
+            ("balancer.client_idle_timeout_secs", b.client_idle_timeout_secs),
+            ("balancer.request_timeout_secs", b.request_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0 && v < 86_400.0) {
                 return Err(ConfigError::new(
@@ -350,6 +412,26 @@ impl Config {
                 "balancer.max_body_bytes",
                 "must be above 0",
                 "e.g. max_body_bytes = 10485760",
+            ));
+        }
+        for (key, v, fix) in [
+            ("balancer.max_connections", b.max_connections as u64, "e.g. max_connections = 10000"),
+            (
+                "balancer.http2_max_concurrent_streams",
+                u64::from(b.http2_max_concurrent_streams),
+                "e.g. http2_max_concurrent_streams = 100",
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::new(path, key, "must be above 0", fix));
+            }
+        }
+        if b.max_buffered_bytes < b.max_body_bytes {
+            return Err(ConfigError::new(
+                path,
+                "balancer.max_buffered_bytes",
+                format!("{} is below max_body_bytes ({})", b.max_buffered_bytes, b.max_body_bytes),
+                "make it at least max_body_bytes, e.g. max_buffered_bytes = 268435456",
             ));
         }
         if let Some(env) = &b.client_keys_env {

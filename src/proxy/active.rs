@@ -6,7 +6,7 @@
 //! counters and Entra token across the swap.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
@@ -94,7 +94,6 @@ impl ActiveConfig {
         previous: Option<&ActiveConfig>,
         secrets: &Secrets,
         credential: CredentialKind,
-        now: Instant,
     ) -> Result<ActiveConfig, BuildError> {
         let mut entra = previous.and_then(|p| p.entra.clone());
         let mut upstreams = Vec::with_capacity(config.backends.len());
@@ -137,7 +136,7 @@ impl ActiveConfig {
             });
         }
 
-        let balancer = Balancer::new(
+        let mut balancer = Balancer::new(
             config
                 .backends
                 .iter()
@@ -148,7 +147,8 @@ impl ActiveConfig {
                     deployments: b.deployments.clone(),
                 })
                 .collect(),
-        );
+        )
+        .with_max_cooldown(Duration::from_secs_f64(config.balancer.max_cooldown_secs));
         let mut stats = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
             let kept = previous.and_then(|p| {
@@ -157,7 +157,9 @@ impl ActiveConfig {
             });
             match (previous, kept) {
                 (Some(p), Some(old)) => {
-                    p.balancer.cooldowns(old).copy_into(balancer.cooldowns(index), now);
+                    // The same table, not a copy: a cooldown started on the old version
+                    // after this point is seen by the new one too.
+                    balancer.share_cooldowns(index, p.balancer.cooldowns_arc(old));
                     stats.push(Arc::clone(&p.stats[old]));
                 }
                 _ => stats.push(Arc::new(BackendStats::default())),
@@ -193,6 +195,7 @@ impl ActiveConfig {
 mod tests {
     use super::*;
     use std::path::Path;
+    use std::time::Instant;
 
     fn config(text: &str) -> Config {
         Config::parse(Path::new("t.toml"), text).unwrap()
@@ -205,7 +208,6 @@ mod tests {
             None,
             &Secrets::default(),
             CredentialKind::Auto,
-            Instant::now(),
         )
         .unwrap();
         let pq: PathAndQuery = "/openai/deployments/x/chat/completions?api-version=2024-10-21".parse().unwrap();
@@ -229,7 +231,6 @@ mod tests {
             None,
             &Secrets::default(),
             CredentialKind::Auto,
-            now,
         )
         .unwrap();
         old.balancer.start_cooldown(0, "d", Duration::from_secs(30), now);
@@ -241,11 +242,15 @@ mod tests {
             Some(&old),
             &Secrets::default(),
             CredentialKind::Auto,
-            now,
         )
         .unwrap();
         assert!(new.balancer.cooldowns(1).cooling_until("d", now).is_some(), "a is unchanged: keeps its cooldown");
         assert!(new.balancer.cooldowns(0).cooling_until("d", now).is_none(), "b moved to a new URL: starts fresh");
         assert!(Arc::ptr_eq(&new.stats[1], &old.stats[0]));
+        old.balancer.start_cooldown(0, "late", Duration::from_secs(30), now);
+        assert!(
+            new.balancer.cooldowns(1).cooling_until("late", now).is_some(),
+            "a cooldown started on the old version after the build is not lost"
+        );
     }
 }

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -127,7 +127,7 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential, Instant::now())?;
+        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential)?;
         if !listen.ip().is_loopback() && active.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
@@ -267,7 +267,7 @@ impl Reloader {
             return Err(ProxyError::NoBackends);
         }
         let current = self.shared.active.load();
-        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential, Instant::now())?;
+        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential)?;
         if !self.listen.ip().is_loopback() && active.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
