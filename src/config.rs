@@ -242,7 +242,7 @@ pub enum AllThrottled {
     Primary,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedStateSection {
     pub url: String,
@@ -250,6 +250,17 @@ pub struct SharedStateSection {
     pub key_prefix: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+}
+
+/// The URL may hold a password: `Debug` shows it redacted.
+impl std::fmt::Debug for SharedStateSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStateSection")
+            .field("url", &redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("password_env", &self.password_env)
+            .finish()
+    }
 }
 
 fn default_key_prefix() -> String {
@@ -442,7 +453,7 @@ impl Config {
                 return Err(ConfigError::new(
                     path,
                     "balancer.shared_state.url",
-                    format!("`{}` is not a Redis URL", shared.url),
+                    format!("`{}` is not a Redis URL", redact_url(&shared.url)),
                     "write redis://HOST:PORT or rediss://HOST:PORT",
                 ));
             }
@@ -569,14 +580,31 @@ fn validate_name(path: &Path, key: &str, name: &str) -> Result<(), ConfigError> 
 }
 
 /// A backend URL must be https, or http on a loopback host (simulators, local tests).
-pub fn validate_backend_url(url: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+pub fn validate_backend_url(raw: &str) -> Result<http::Uri, String> {
+    // Messages show the URL without user info or query, which may carry secrets.
+    let url = redact_url(raw);
+    let uri: http::Uri = raw.parse().map_err(|_| format!("`{url}` is not a URL"))?;
     let host = uri.host().ok_or_else(|| format!("`{url}` has no host"))?;
     match uri.scheme_str() {
         Some("https") => Ok(uri),
         Some("http") if is_loopback_host(host) => Ok(uri),
         Some("http") => Err(format!("`{url}` is plain http to a non-loopback host")),
         _ => Err(format!("`{url}` must start with https://")),
+    }
+}
+
+/// A URL fit for messages: user info (`user:password@`) and the query string, which may
+/// carry secrets, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let (rest, query) = match url.split_once('?') {
+        Some((rest, _)) => (rest, "?***"),
+        None => (url, ""),
+    };
+    let after_scheme = rest.find("://").map_or(0, |i| i + 3);
+    let authority_end = rest[after_scheme..].find('/').map_or(rest.len(), |i| after_scheme + i);
+    match rest[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}{query}", &rest[..after_scheme], &rest[after_scheme + at..]),
+        None => format!("{rest}{query}"),
     }
 }
 
@@ -621,6 +649,18 @@ fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_messages_lose_user_info_and_query() {
+        assert_eq!(redact_url("https://u:pw@h.example/p?key=s"), "https://***@h.example/p?***");
+        assert_eq!(redact_url("redis://:pw@h:6379"), "redis://***@h:6379");
+        assert_eq!(redact_url("https://h.example/a@b"), "https://h.example/a@b");
+        assert_eq!(redact_url("https://h.example"), "https://h.example");
+        let e = validate_backend_url("ftp://u:pw@h/x?sig=s").unwrap_err();
+        assert!(!e.contains("pw") && !e.contains("sig"), "{e}");
+        let shared = SharedStateSection { url: "redis://:pw@h".into(), key_prefix: "p".into(), password_env: None };
+        assert!(!format!("{shared:?}").contains("pw"));
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("oai-lb.toml"), text)

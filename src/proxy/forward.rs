@@ -413,7 +413,7 @@ fn state_view(shared: &Shared, rt: &ActiveConfig) -> StateView {
         .map(|(i, b)| {
             BackendView::new(
                 &b.name,
-                &rt.upstreams[i].url,
+                &crate::config::redact_url(&rt.upstreams[i].url),
                 b.priority,
                 b.weight,
                 &rt.stats[i],
@@ -438,7 +438,7 @@ fn metrics_text(shared: &Shared, rt: &ActiveConfig) -> Response<ProxyBody> {
         .enumerate()
         .map(|(i, b)| (b.name.as_str(), &*rt.stats[i], rt.balancer.cooldowns(i).active(now).len()))
         .collect();
-    let text = super::metrics::prometheus(&shared.totals, &backends, shared.shared_state_healthy(), now);
+    let text = super::metrics::prometheus(&shared.totals, &backends, shared.shared_state_health(), now);
     reply::ok("text/plain; version=0.0.4; charset=utf-8", text)
 }
 

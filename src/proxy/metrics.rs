@@ -135,6 +135,9 @@ pub struct StateView {
 pub struct SharedStateView {
     pub url: String,
     pub healthy: bool,
+    /// Messages and stored keys ignored as garbage or out of range.
+    #[serde(default)]
+    pub rejected_messages: u64,
 }
 
 impl BackendView {
@@ -173,7 +176,7 @@ impl BackendView {
 pub fn prometheus(
     totals: &Totals,
     backends: &[(&str, &BackendStats, usize)],
-    shared_state_healthy: Option<bool>,
+    shared_state: Option<(bool, u64)>,
     _now: Instant,
 ) -> String {
     let mut out = String::with_capacity(4096);
@@ -244,10 +247,16 @@ pub fn prometheus(
         let _ = writeln!(out, "oai_lb_upstream_latency_seconds_sum{{backend=\"{name}\"}} {sum}");
         let _ = writeln!(out, "oai_lb_upstream_latency_seconds_count{{backend=\"{name}\"}} {count}");
     }
-    if let Some(healthy) = shared_state_healthy {
+    if let Some((healthy, rejected)) = shared_state {
         out.push_str("# HELP oai_lb_shared_state_up Whether the shared cooldown store (Redis) is reachable.\n");
         out.push_str("# TYPE oai_lb_shared_state_up gauge\n");
         let _ = writeln!(out, "oai_lb_shared_state_up {}", u8::from(healthy));
+        total(
+            &mut out,
+            "oai_lb_shared_state_rejected_total",
+            "Shared-state messages and keys ignored as garbage or out of range.",
+            rejected,
+        );
     }
     out
 }
@@ -264,7 +273,7 @@ mod tests {
         stats.record(Outcome::Status2xx, Duration::from_millis(2));
         stats.record(Outcome::Status429, Duration::from_millis(20));
         stats.record(Outcome::Error, Duration::from_secs(100));
-        let text = prometheus(&totals, &[("east", &stats, 1)], Some(true), Instant::now());
+        let text = prometheus(&totals, &[("east", &stats, 1)], Some((true, 2)), Instant::now());
         assert!(text.contains("oai_lb_client_requests_total 3\n"));
         assert!(text.contains("oai_lb_backend_requests_total{backend=\"east\",status=\"429\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.0025\"} 1\n"));
@@ -272,6 +281,7 @@ mod tests {
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("oai_lb_backend_cooling{backend=\"east\"} 1\n"));
         assert!(text.contains("oai_lb_shared_state_up 1\n"));
+        assert!(text.contains("oai_lb_shared_state_rejected_total 2\n"));
     }
 
     #[test]

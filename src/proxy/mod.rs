@@ -96,10 +96,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn shared_state_view(&self) -> Option<SharedStateView> {
-        self.shared_state.as_ref().map(|s| SharedStateView { url: s.url().to_string(), healthy: s.healthy() })
+        self.shared_state.as_ref().map(|s| SharedStateView {
+            url: s.url().to_string(),
+            healthy: s.healthy(),
+            rejected_messages: s.rejected(),
+        })
     }
-    fn shared_state_healthy(&self) -> Option<bool> {
-        self.shared_state.as_ref().map(SharedCooldowns::healthy)
+    /// (healthy, messages rejected) of the shared state, when it is configured.
+    fn shared_state_health(&self) -> Option<(bool, u64)> {
+        self.shared_state.as_ref().map(|s| (s.healthy(), s.rejected()))
     }
 }
 
