@@ -25,6 +25,10 @@ pub struct Settings {
     pub default_cooldown: Duration,
     pub max_body_bytes: usize,
     pub response_timeout: Duration,
+    /// A client must send its whole body within this.
+    pub body_timeout: Duration,
+    /// The deadline for a response head, across every attempt of a request.
+    pub request_timeout: Duration,
     /// `None` when proactive routing is off.
     pub proactive: Option<Proactive>,
 }
@@ -182,6 +186,8 @@ impl ActiveConfig {
             default_cooldown: Duration::from_secs_f64(b.default_cooldown_secs),
             max_body_bytes: b.max_body_bytes,
             response_timeout: Duration::from_secs_f64(b.response_timeout_secs),
+            body_timeout: Duration::from_secs_f64(b.client_body_timeout_secs),
+            request_timeout: Duration::from_secs_f64(b.request_timeout_secs),
             proactive: b.proactive.enabled.then(|| Proactive {
                 remaining_requests_floor: b.proactive.remaining_requests_floor,
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),

@@ -29,21 +29,34 @@ impl ClientKeys {
         self.0.is_empty()
     }
 
-    /// True when the request carries one of the keys as `api-key` or `Authorization: Bearer`.
-    /// Every key is compared in constant time, so timing does not reveal how much matched.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
+    /// Whether the request carries one of the keys as `api-key` or `Authorization: Bearer`
+    /// and, when it did, the header that carried
+    /// it (removed before forwarding: the client's key never reaches a backend). Every key
+    /// is compared in constant time, so timing does not reveal how much matched.
+    pub fn check(&self, headers: &HeaderMap) -> Access {
         if self.0.is_empty() {
-            return true;
+            return Access::Open;
         }
-        let presented = headers.get(API_KEY).map(HeaderValue::as_bytes).or_else(|| {
+        let presented = headers.get(API_KEY).map(|v| (API_KEY, v.as_bytes())).or_else(|| {
             headers.get(AUTHORIZATION).and_then(|v| {
                 let v = v.as_bytes();
-                (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+                (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| (AUTHORIZATION, &v[7..]))
             })
         });
-        let Some(presented) = presented else { return false };
-        self.0.iter().fold(false, |found, key| found | bool::from(key.as_ref().ct_eq(presented)))
+        let Some((carrier, presented)) = presented else { return Access::Denied };
+        let found = self.0.iter().fold(false, |found, key| found | bool::from(key.as_ref().ct_eq(presented)));
+        if found { Access::Granted(carrier) } else { Access::Denied }
     }
+}
+
+/// The client-key check's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// No client keys are configured.
+    Open,
+    /// A valid key, carried by this header.
+    Granted(HeaderName),
+    Denied,
 }
 
 /// How the balancer authenticates to one backend.
@@ -57,6 +70,12 @@ pub enum BackendAuth {
 }
 
 impl BackendAuth {
+    /// True when the credential sent to the backend is ours (api-key or Entra), so its
+    /// 401/403 is our problem with that backend, not the client's.
+    pub fn is_ours(&self) -> bool {
+        !matches!(self, BackendAuth::PassThrough)
+    }
+
     /// Replaces the client's credential headers with the backend's. Returns an error message
     /// when a token cannot be obtained.
     pub async fn apply(&self, headers: &mut HeaderMap) -> Result<(), String> {
@@ -142,16 +161,16 @@ mod tests {
     fn client_keys_accept_api_key_or_bearer() {
         let keys = ClientKeys::parse(" k1, k2 ,,");
         let mut h = HeaderMap::new();
-        assert!(!keys.allows(&h));
+        assert!(!(keys.check(&h) != Access::Denied));
         h.insert(API_KEY, HeaderValue::from_static("k2"));
-        assert!(keys.allows(&h));
+        assert!((keys.check(&h) != Access::Denied));
         h.insert(API_KEY, HeaderValue::from_static("k3"));
-        assert!(!keys.allows(&h));
+        assert!(!(keys.check(&h) != Access::Denied));
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
-        assert!(keys.allows(&h));
+        assert_eq!(keys.check(&h), Access::Granted(AUTHORIZATION));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Basic k1"));
-        assert!(!keys.allows(&h));
-        assert!(ClientKeys::parse("").allows(&HeaderMap::new()));
+        assert!(!(keys.check(&h) != Access::Denied));
+        assert!(ClientKeys::parse("").check(&HeaderMap::new()) == Access::Open);
     }
 }

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use tokio::sync::SemaphorePermit;
 
 use super::active::ActiveConfig;
+use super::auth::Access;
 use super::body::ProxyBody;
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
@@ -25,39 +27,80 @@ use crate::lb::{self, Choice, Tried, cooldown, deployment};
 pub const X_OAI_LB_BACKEND: HeaderName = HeaderName::from_static("x-oai-lb-backend");
 pub const X_OAI_LB_ATTEMPTS: HeaderName = HeaderName::from_static("x-oai-lb-attempts");
 
-/// Statuses after which the next backend is tried (rule 4 of the design).
-fn fails_over(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 408 | 429 | 500..=599)
+/// Statuses after which the next backend is tried (rule 4 of the design). A 401/403 is
+/// the backend's fault only when the credential is ours; with pass-through auth it is the
+/// client's own answer.
+fn fails_over(status: StatusCode, our_credential: bool) -> bool {
+    match status.as_u16() {
+        408 | 429 | 500..=599 => true,
+        401 | 403 => our_credential,
+        _ => false,
+    }
 }
 
 /// Entry point for every request the server accepts.
 pub async fn handle(worker: Arc<Worker>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let shared = &*worker.shared;
     let active = shared.active.load_full();
-    if let Some(response) = local_answer(shared, &active, &request) {
-        return Ok(response);
-    }
+    let client_key = match gate(shared, &active, &request) {
+        Gate::Answer(response) => return Ok(response),
+        Gate::Forward { client_key } => client_key,
+    };
     shared.totals.requests.fetch_add(1, Relaxed);
-    Ok(forward(shared, &worker.client, &active, request).await)
+    Ok(forward(shared, &worker.client, &active, request, client_key).await)
 }
 
-/// What the balancer answers itself: health, refusals, its state and metrics.
-fn local_answer(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> Option<Response<ProxyBody>> {
+/// What [`gate`] decides.
+enum Gate {
+    /// The balancer answers itself.
+    Answer(Response<ProxyBody>),
+    /// Forward; `client_key` names the header that carried the client's key, if any.
+    Forward { client_key: Option<HeaderName> },
+}
+
+/// What the balancer answers itself (health, refusals, its state and metrics), and the
+/// checks every proxied request passes: Host, client key.
+fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> Gate {
     if request.method() == Method::GET && request.uri().path() == "/healthz" {
-        return Some(reply::ok("text/plain; charset=utf-8", "ok\n"));
+        return Gate::Answer(reply::ok("text/plain; charset=utf-8", "ok\n"));
     }
-    if !active.client_keys.allows(request.headers()) {
-        shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
-        return Some(reply::unauthorized());
-    }
+    let client_key = match active.client_keys.check(request.headers()) {
+        Access::Denied => {
+            shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
+            return Gate::Answer(reply::unauthorized());
+        }
+        Access::Open if !shared.allow_any_host && !loopback_host(request) => {
+            shared.totals.rejected_host.fetch_add(1, Relaxed);
+            return Gate::Answer(reply::foreign_host());
+        }
+        Access::Open => None,
+        Access::Granted(carrier) => Some(carrier),
+    };
     if request.method() == Method::GET {
         match request.uri().path() {
-            "/lb/backends" => return Some(state_json(shared, active)),
-            "/metrics" => return Some(metrics_text(shared, active)),
+            "/lb/backends" => return Gate::Answer(state_json(shared, active)),
+            "/metrics" => return Gate::Answer(metrics_text(shared, active)),
             _ => {}
         }
     }
-    None
+    Gate::Forward { client_key }
+}
+
+/// True when the request is addressed to a loopback host (`Host`, or the HTTP/2
+/// authority), or names none.
+fn loopback_host<B>(request: &Request<B>) -> bool {
+    let host = match request.uri().authority() {
+        Some(authority) => authority.host().to_string(),
+        None => match request.headers().get(header::HOST).map(|h| h.to_str()) {
+            None => return true,
+            Some(Err(_)) => return false,
+            Some(Ok(value)) => match value.parse::<http::uri::Authority>() {
+                Ok(authority) => authority.host().to_string(),
+                Err(_) => return false,
+            },
+        },
+    };
+    crate::config::is_loopback_host(&host) || host.to_ascii_lowercase().ends_with(".localhost")
 }
 
 /// A client request whose body has been read, ready to be sent to any backend.
@@ -68,45 +111,65 @@ struct Buffered {
     started: Instant,
 }
 
-/// Reads the body, then routes the request.
+/// Reads the body, then routes the request within the request deadline.
 async fn forward(
     shared: &Shared,
     client: &UpstreamClient,
     active: &ActiveConfig,
     request: Request<Incoming>,
+    client_key: Option<HeaderName>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
-    let body = match read_body(shared, active, &parts.headers, body).await {
-        Ok(body) => body,
+    // The permit returns the body's bytes to the shared budget when the request is done.
+    let (body, _budget) = match read_body(shared, active, &parts.headers, body).await {
+        Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    prepare_headers(&mut parts.headers);
+    prepare_headers(&mut parts.headers, client_key);
     let deployment = deployment::of_request(parts.uri.path(), &body).into_owned();
-    route(shared, client, active, &Buffered { parts, body, deployment, started }).await
+    let request = Buffered { parts, body, deployment, started };
+    let deadline = active.settings.request_timeout;
+    match tokio::time::timeout(deadline, route(shared, client, active, &request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
+            tracing::warn!(
+                path = request.parts.uri.path(),
+                deployment = &*request.deployment,
+                "request deadline passed"
+            );
+            reply::deadline(deadline.as_secs_f64())
+        }
+    }
 }
 
 /// Buffers the client's body once (it may be replayed to several backends), up to
-/// `max_body_bytes`; the refusal to send when it cannot.
-async fn read_body(
-    shared: &Shared,
+/// `max_body_bytes`, within `client_body_timeout_secs`, and within the budget of bytes
+/// all requests may hold together; the refusal to send when it cannot.
+async fn read_body<'s>(
+    shared: &'s Shared,
     active: &ActiveConfig,
     headers: &HeaderMap,
     body: Incoming,
-) -> Result<Bytes, Response<ProxyBody>> {
+) -> Result<(Bytes, Option<SemaphorePermit<'s>>), Response<ProxyBody>> {
     let limit = active.settings.max_body_bytes;
     let declared_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|len| len > limit as u64) {
         shared.totals.rejected_too_large.fetch_add(1, Relaxed);
         return Err(reply::body_too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    match tokio::time::timeout(active.settings.body_timeout, collect_body(shared, body, limit)).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(BodyError::TooLarge)) => {
             shared.totals.rejected_too_large.fetch_add(1, Relaxed);
             Err(reply::body_too_large(limit))
         }
-        Err(e) => {
+        Ok(Err(BodyError::OverBudget)) => {
+            shared.totals.rejected_busy.fetch_add(1, Relaxed);
+            Err(reply::busy())
+        }
+        Ok(Err(BodyError::Read(e))) => {
             tracing::debug!(error = %e, "client body could not be read");
             Err(reply::error(
                 StatusCode::BAD_REQUEST,
@@ -115,13 +178,64 @@ async fn read_body(
                 "The request body could not be read.",
             ))
         }
+        Err(_) => {
+            shared.totals.rejected_slow_body.fetch_add(1, Relaxed);
+            Err(reply::body_timeout())
+        }
     }
 }
 
-/// What is removed from the client's headers before any backend sees them.
-fn prepare_headers(headers: &mut HeaderMap) {
+enum BodyError {
+    TooLarge,
+    OverBudget,
+    Read(hyper::Error),
+}
+
+/// Collects the body frame by frame, taking a permit per byte from the shared budget.
+async fn collect_body(
+    shared: &Shared,
+    mut body: Incoming,
+    limit: usize,
+) -> Result<(Bytes, Option<SemaphorePermit<'_>>), BodyError> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    let mut held: Option<SemaphorePermit<'_>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else { continue };
+        if data.is_empty() {
+            continue;
+        }
+        len += data.len();
+        if len > limit {
+            return Err(BodyError::TooLarge);
+        }
+        let permit = shared.body_budget.try_acquire_many(data.len() as u32).map_err(|_| BodyError::OverBudget)?;
+        match held.as_mut() {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
+        }
+        chunks.push(data);
+    }
+    let bytes = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut all = bytes::BytesMut::with_capacity(len);
+            chunks.iter().for_each(|c| all.extend_from_slice(c));
+            all.freeze()
+        }
+    };
+    Ok((bytes, held))
+}
+
+/// What is removed from the client's headers before any backend sees them: hop-by-hop
+/// headers, `Host`, and the header that carried the client's key for this balancer.
+fn prepare_headers(headers: &mut HeaderMap, client_key: Option<HeaderName>) {
     remove_hop_by_hop(headers);
     headers.remove(header::HOST);
+    if let Some(carrier) = client_key {
+        headers.remove(carrier);
+    }
 }
 
 /// The failover loop: choose, attempt, judge; until an answer is committed or no backend
@@ -148,7 +262,7 @@ async fn route(
         let attempt_started = Instant::now();
         let outcome = attempt(client, active, next.index, request).await;
         let latency = attempt_started.elapsed();
-        match judge(active, next, outcome, latency) {
+        match judge(active, next, request, outcome, latency) {
             Verdict::Commit(response) => return commit(shared, active, next.index, request, response, tried.count()),
             Verdict::FailOver { cooldown, answer } => {
                 last_failure =
@@ -222,6 +336,7 @@ enum Verdict {
 fn judge(
     active: &ActiveConfig,
     next: Next,
+    request: &Buffered,
     outcome: Result<Response<Incoming>, AttemptError>,
     latency: Duration,
 ) -> Verdict {
@@ -229,8 +344,9 @@ fn judge(
     let stats = &active.stats[index];
     let name = &active.balancer.backends()[index].name;
     let default = active.settings.default_cooldown;
+    let ours = active.upstreams[index].auth.is_ours();
     match outcome {
-        Ok(response) if next.last_resort || !fails_over(response.status()) => {
+        Ok(response) if next.last_resort || !fails_over(response.status(), ours) => {
             stats.record(Outcome::of_status(response.status().as_u16()), latency);
             Verdict::Commit(response)
         }
@@ -238,6 +354,18 @@ fn judge(
             let status = response.status();
             stats.record(Outcome::of_status(status.as_u16()), latency);
             let cooldown = cooldown::from_headers(response.headers(), SystemTime::now()).unwrap_or(default);
+            let deployment = &*request.deployment;
+            if matches!(status.as_u16(), 401 | 403)
+                && active.balancer.cooldowns(index).cooling_until(deployment, Instant::now()).is_none()
+            {
+                // Once per cooldown: while it runs no request reaches this backend.
+                tracing::warn!(
+                    backend = name,
+                    status = status.as_u16(),
+                    deployment,
+                    "the backend refused the balancer's credential (check its api_key_env or the identity's role); failing over"
+                );
+            }
             tracing::debug!(backend = name, status = status.as_u16(), "failing over");
             let answer = (status != StatusCode::TOO_MANY_REQUESTS).then_some(response);
             Verdict::FailOver { cooldown, answer }
@@ -263,7 +391,7 @@ fn commit(
 ) -> Response<ProxyBody> {
     let status = response.status();
     let deployment = &*request.deployment;
-    if fails_over(status) {
+    if fails_over(status, active.upstreams[index].auth.is_ours()) {
         let rest = cooldown::from_headers(response.headers(), SystemTime::now());
         start_cooldown(shared, active, index, deployment, rest.unwrap_or(active.settings.default_cooldown));
     }
@@ -364,10 +492,16 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         header::TRAILER,
         header::TRANSFER_ENCODING,
     ];
-    if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_owned) {
-        for name in named.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            headers.remove(name);
-        }
+    // Every `Connection` header, not only the first, may name more.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -448,12 +582,40 @@ mod tests {
 
     #[test]
     fn failover_statuses_are_the_design_s() {
-        for s in [401, 408, 429, 500, 502, 503, 504] {
-            assert!(fails_over(StatusCode::from_u16(s).unwrap()), "{s}");
+        for s in [401, 403, 408, 429, 500, 502, 503, 504] {
+            assert!(fails_over(StatusCode::from_u16(s).unwrap(), true), "{s}");
         }
-        for s in [200, 201, 204, 400, 403, 404, 413, 422] {
-            assert!(!fails_over(StatusCode::from_u16(s).unwrap()), "{s}");
+        for s in [200, 201, 204, 400, 404, 413, 422] {
+            assert!(!fails_over(StatusCode::from_u16(s).unwrap(), true), "{s}");
         }
+        for s in [401, 403] {
+            assert!(!fails_over(StatusCode::from_u16(s).unwrap(), false), "pass-through {s} is the client's");
+        }
+    }
+
+    #[test]
+    fn every_connection_header_s_names_go() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("x-a"));
+        h.append(header::CONNECTION, HeaderValue::from_static("x-b, x-c"));
+        for name in ["x-a", "x-b", "x-c", "x-d"] {
+            h.insert(name, HeaderValue::from_static("1"));
+        }
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-d"));
+    }
+
+    #[test]
+    fn only_loopback_hosts_pass_the_host_check() {
+        let with_host = |host: &str| Request::builder().uri("/x").header("host", host).body(()).unwrap();
+        for ok in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080", "app.localhost"] {
+            assert!(loopback_host(&with_host(ok)), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "10.0.0.1"] {
+            assert!(!loopback_host(&with_host(bad)), "{bad}");
+        }
+        assert!(!loopback_host(&Request::builder().uri("http://evil.example/x").body(()).unwrap()));
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct Totals {
     pub rejected_all_throttled: AtomicU64,
     pub rejected_unauthorized: AtomicU64,
     pub rejected_too_large: AtomicU64,
+    pub rejected_host: AtomicU64,
+    pub rejected_busy: AtomicU64,
+    pub rejected_slow_body: AtomicU64,
+    pub deadline_exceeded: AtomicU64,
 }
 
 /// What `/lb/backends` shows of one backend.
@@ -202,6 +206,30 @@ pub fn prometheus(
         "oai_lb_body_too_large_total",
         "Requests refused for a body over max_body_bytes.",
         totals.rejected_too_large.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_foreign_host_total",
+        "Requests refused for a non-loopback Host on a balancer without client keys.",
+        totals.rejected_host.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_buffer_full_total",
+        "Requests answered 503 because max_buffered_bytes was spent.",
+        totals.rejected_busy.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_slow_body_total",
+        "Requests answered 408 for a body slower than client_body_timeout_secs.",
+        totals.rejected_slow_body.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_deadline_exceeded_total",
+        "Requests answered 504 after request_timeout_secs across attempts.",
+        totals.deadline_exceeded.load(Relaxed),
     );
 
     out.push_str("# HELP oai_lb_backend_requests_total Attempts sent to each backend, by outcome.\n");

@@ -8,6 +8,7 @@
 mod active;
 mod auth;
 mod body;
+mod conn;
 mod forward;
 mod metrics;
 mod reply;
@@ -27,10 +28,11 @@ use hyper::service::service_fn;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 pub use active::BuildError;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
@@ -85,11 +87,85 @@ pub enum ProxyError {
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// Limits fixed when the server starts (changing them needs a restart).
+#[derive(Debug, Clone, PartialEq)]
+struct Limits {
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    http2_max_concurrent_streams: u32,
+    max_buffered_bytes: usize,
+}
+
+impl Limits {
+    fn of(config: &Config) -> Limits {
+        let b = &config.balancer;
+        Limits {
+            header_timeout: Duration::from_secs_f64(b.client_header_timeout_secs),
+            idle_timeout: Duration::from_secs_f64(b.client_idle_timeout_secs),
+            max_connections: b.max_connections,
+            http2_max_concurrent_streams: b.http2_max_concurrent_streams,
+            max_buffered_bytes: b.max_buffered_bytes,
+        }
+    }
+}
+
+/// What a reload cannot change: the listening socket, the Redis link, the upstream
+/// client's connect timeout and the server limits.
+#[derive(Debug, Clone, PartialEq)]
+struct RestartOnly {
+    listen: String,
+    shared_state: Option<crate::config::SharedStateSection>,
+    connect_timeout_secs: f64,
+    limits: Limits,
+}
+
+impl RestartOnly {
+    fn of(config: &Config) -> RestartOnly {
+        let b = &config.balancer;
+        RestartOnly {
+            listen: b.listen.clone(),
+            shared_state: b.shared_state.clone(),
+            connect_timeout_secs: b.connect_timeout_secs,
+            limits: Limits::of(config),
+        }
+    }
+
+    /// The `[balancer]` keys that differ in `new` and wait for a restart.
+    fn changed(&self, new: &RestartOnly) -> Vec<&'static str> {
+        let (a, b) = (&self.limits, &new.limits);
+        [
+            ("balancer.listen", self.listen != new.listen),
+            ("balancer.shared_state", self.shared_state != new.shared_state),
+            ("balancer.connect_timeout_secs", self.connect_timeout_secs != new.connect_timeout_secs),
+            ("balancer.client_header_timeout_secs", a.header_timeout != b.header_timeout),
+            ("balancer.client_idle_timeout_secs", a.idle_timeout != b.idle_timeout),
+            ("balancer.max_connections", a.max_connections != b.max_connections),
+            ("balancer.http2_max_concurrent_streams", a.http2_max_concurrent_streams != b.http2_max_concurrent_streams),
+            ("balancer.max_buffered_bytes", a.max_buffered_bytes != b.max_buffered_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+}
+
 /// State shared by every worker thread.
 pub(crate) struct Shared {
     active: Arc<ArcSwap<ActiveConfig>>,
     totals: Totals,
     connect_timeout: Duration,
+    limits: Limits,
+    /// One permit per open client connection.
+    connections: Arc<Semaphore>,
+    /// One permit per request-body byte buffered, all requests together.
+    body_budget: Semaphore,
+    /// Without client keys (and without `--allow-unauthenticated`), only loopback `Host`s
+    /// are served: a web page cannot reach the balancer through DNS rebinding.
+    allow_any_host: bool,
+    /// What the running server was started with, to tell which reloaded changes need a
+    /// restart.
+    started_with: RestartOnly,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
     shared_state: Option<SharedCooldowns>,
 }
@@ -144,7 +220,18 @@ impl Server {
             Some(settings) => Some(SharedCooldowns::start(settings, &options.secrets, Arc::clone(&active))?),
             None => None,
         };
-        let shared = Arc::new(Shared { active, totals: Totals::default(), connect_timeout, shared_state });
+        let limits = Limits::of(&config);
+        let shared = Arc::new(Shared {
+            active,
+            totals: Totals::default(),
+            connect_timeout,
+            connections: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
+            body_budget: Semaphore::new(limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS)),
+            limits,
+            allow_any_host: options.allow_unauthenticated,
+            started_with: RestartOnly::of(&config),
+            shared_state,
+        });
         Ok(Server { listener, shared, options, local_addr })
     }
 
@@ -221,9 +308,25 @@ async fn serve_connections(
         }
     };
     let worker = Arc::new(Worker { client: upstream_client(shared.connect_timeout), shared });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = worker.shared.limits.clone();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(Some(limits.http2_max_concurrent_streams as usize));
     let graceful = GracefulShutdown::new();
     loop {
+        // A connection slot first: past max_connections, new connections wait in the
+        // listen queue instead of taking memory here.
+        let slot = tokio::select! {
+            slot = Arc::clone(&worker.shared.connections).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|&stop| stop) => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -236,13 +339,32 @@ async fn serve_connections(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let worker = Arc::clone(&worker);
-                let service = service_fn(move |request| forward::handle(Arc::clone(&worker), request));
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                let activity = conn::Activity::new();
+                let service = {
+                    let (worker, activity) = (Arc::clone(&worker), Arc::clone(&activity));
+                    service_fn(move |request| {
+                        let in_flight = activity.request();
+                        let worker = Arc::clone(&worker);
+                        async move {
+                            let response = forward::handle(worker, request).await;
+                            drop(in_flight);
+                            response
+                        }
+                    })
+                };
+                let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
+                let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+                let (first_request, idle) = (limits.header_timeout, limits.idle_timeout);
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "client connection ended with an error");
+                    tokio::select! {
+                        result = connection => if let Err(e) = result {
+                            tracing::debug!(error = %e, "client connection ended with an error");
+                        },
+                        () = activity.expired(first_request, idle) => {
+                            tracing::debug!("closing a client connection: no request, or idle too long");
+                        }
                     }
+                    drop(slot);
                 });
             }
             _ = stop.wait_for(|&stop| stop) => break,
@@ -266,8 +388,9 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Applies `config`; on error the running config stays in force.
-    pub fn apply(&self, config: Config) -> Result<(), ProxyError> {
+    /// Applies `config`; on error the running config stays in force. Returns the changed
+    /// keys that take effect only after a restart (they keep their running values).
+    pub fn apply(&self, config: Config) -> Result<Vec<&'static str>, ProxyError> {
         if config.backends.is_empty() {
             return Err(ProxyError::NoBackends);
         }
@@ -277,7 +400,7 @@ impl Reloader {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
         self.shared.active.store(Arc::new(active));
-        Ok(())
+        Ok(self.shared.started_with.changed(&RestartOnly::of(&config)))
     }
 }
 
@@ -314,7 +437,12 @@ async fn watch_config(path: PathBuf, reloader: Reloader) {
             Err(e) => Err(format!("the loader stopped: {e}")),
         };
         match result {
-            Ok(()) => tracing::info!(path = %path.display(), "config reloaded"),
+            Ok(restart) if restart.is_empty() => tracing::info!(path = %path.display(), "config reloaded"),
+            Ok(restart) => tracing::warn!(
+                path = %path.display(),
+                "config reloaded except {}: changing them needs a restart, the running values stay in force",
+                restart.join(", ")
+            ),
             Err(e) => tracing::warn!("config not reloaded, the previous one stays in force: {e}"),
         }
     }
