@@ -33,6 +33,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         workers: args.workers.map(usize::from),
         credential: args.credential,
         secrets: crate::proxy::Secrets::from_env(),
+        ..ServeOptions::default()
     };
     super::runtime()?.block_on(async {
         let server = Server::bind(config, options).await.map_err(|e| match e {

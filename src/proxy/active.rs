@@ -12,7 +12,7 @@ use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 
 use super::Secrets;
-use super::auth::{BackendAuth, ClientKeys, EntraToken};
+use super::auth::{BackendAuth, ClientKeys, EntraTiming, EntraToken};
 use super::metrics::BackendStats;
 use crate::config::{self, AllThrottled, Config};
 use crate::credential::{Credential, CredentialKind};
@@ -98,6 +98,7 @@ impl ActiveConfig {
         previous: Option<&ActiveConfig>,
         secrets: &Secrets,
         credential: CredentialKind,
+        entra_timing: EntraTiming,
     ) -> Result<ActiveConfig, BuildError> {
         let mut entra = previous.and_then(|p| p.entra.clone());
         let mut upstreams = Vec::with_capacity(config.backends.len());
@@ -122,7 +123,7 @@ impl ActiveConfig {
                         Some(token) => Arc::clone(token),
                         None => {
                             let credential = Credential::new(credential).map_err(|e| BuildError::Entra(e, index))?;
-                            let token = EntraToken::new(credential);
+                            let token = EntraToken::new(credential, entra_timing);
                             entra = Some(Arc::clone(&token));
                             token
                         }
@@ -214,6 +215,7 @@ mod tests {
             None,
             &Secrets::default(),
             CredentialKind::Auto,
+            EntraTiming::default(),
         )
         .unwrap();
         let pq: PathAndQuery = "/openai/deployments/x/chat/completions?api-version=2024-10-21".parse().unwrap();
@@ -237,6 +239,7 @@ mod tests {
             None,
             &Secrets::default(),
             CredentialKind::Auto,
+            EntraTiming::default(),
         )
         .unwrap();
         old.balancer.start_cooldown(0, "d", Duration::from_secs(30), now);
@@ -248,6 +251,7 @@ mod tests {
             Some(&old),
             &Secrets::default(),
             CredentialKind::Auto,
+            EntraTiming::default(),
         )
         .unwrap();
         assert!(new.balancer.cooldowns(1).cooling_until("d", now).is_some(), "a is unchanged: keeps its cooldown");

@@ -35,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use active::BuildError;
+pub use auth::EntraTiming;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use secrets::Secrets;
@@ -67,6 +68,8 @@ pub struct ServeOptions {
     /// Where the secrets the config names come from (default: the environment); asked
     /// again on every reload.
     pub secrets: Secrets,
+    /// Entra token refresh: timeout and backoff after a failure.
+    pub entra_timing: EntraTiming,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +211,7 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential)?;
+        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential, options.entra_timing)?;
         if !listen.ip().is_loopback() && active.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
@@ -247,6 +250,7 @@ impl Server {
             allow_unauthenticated: self.options.allow_unauthenticated,
             credential: self.options.credential,
             secrets: self.options.secrets.clone(),
+            entra_timing: self.options.entra_timing,
             listen: self.local_addr,
         }
     }
@@ -384,6 +388,7 @@ pub struct Reloader {
     allow_unauthenticated: bool,
     credential: CredentialKind,
     secrets: Secrets,
+    entra_timing: EntraTiming,
     listen: SocketAddr,
 }
 
@@ -395,7 +400,7 @@ impl Reloader {
             return Err(ProxyError::NoBackends);
         }
         let current = self.shared.active.load();
-        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential)?;
+        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential, self.entra_timing)?;
         if !self.listen.ip().is_loopback() && active.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
