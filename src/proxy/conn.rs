@@ -60,7 +60,9 @@ impl Activity {
             if wait.is_zero() {
                 return;
             }
-            tokio::time::sleep(wait).await;
+            // Wake at least once per `idle`: a request may have arrived meanwhile, which
+            // changes which limit applies.
+            tokio::time::sleep(wait.min(idle)).await;
         }
     }
 }
