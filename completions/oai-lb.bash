@@ -262,7 +262,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__add)
-            opts="-v -q -h --url --priority --weight --auth --api-key-env --deployment --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --url --priority --weight --auth --api-key-env --deployment --local-only --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +430,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__remove)
-            opts="-v -q -h --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --local-only --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,7 +460,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__backends__subcmd__set)
-            opts="-v -q -h --priority --weight --url --local-only --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --priority --weight --url --local-only --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,7 +592,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__destroy)
-            opts="-y -v -q -h --yes --keep-openai --purge --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --keep-openai --purge --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,7 +972,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__init)
-            opts="-v -q -h --force --yes --subscription-id --resource-group --location --apim-name --apim-sku --publisher-email --publisher-name --strategy --listen --backend --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --force --what-if --yes --subscription-id --resource-group --location --apim-name --apim-sku --publisher-email --publisher-name --strategy --listen --backend --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1156,7 +1156,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__remove)
-            opts="-v -q -h --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1186,7 +1186,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__named__subcmd__values__subcmd__set)
-            opts="-v -q -h --from-env --secret --what-if --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --from-env --secret --what-if --yes --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1360,7 +1360,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__policy__subcmd__push)
-            opts="-v -q -h --what-if --strategy --credential --arm-endpoint --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --what-if --yes --strategy --credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

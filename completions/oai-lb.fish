@@ -64,8 +64,9 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l backend -d 'A bac
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l force -d 'Overwrite an existing file'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l yes -d 'Ask nothing: use the flags and defaults (implied when stdin is not a terminal)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l force -d 'Overwrite an existing file (asks first; --yes when stdin is not a terminal)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -80,8 +81,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l arm-endpoint -d
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Print the plan and change nothing'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Apply without asking (required when stdin is not a terminal)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d 'Print the APIM subscription key'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
@@ -117,7 +118,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -151,7 +153,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -167,7 +170,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l local-only -d 'Edit oai-lb.toml only and leave APIM as it is'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change in oai-lb.toml and APIM, and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -200,6 +204,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_s
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l secret -d 'Store it encrypted; it is never shown again'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -229,6 +234,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_s
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -286,6 +292,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_su
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -336,10 +343,10 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l arm-endpoint -
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s y -l yes -d 'Delete without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l keep-openai -d 'Keep the OpenAI accounts, their deployments and the resource group'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l purge -d 'Also purge the deleted OpenAI accounts, so their names can be reused at once'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l what-if -d 'List what would be deleted, and delete nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l what-if -d 'Show what would change and write nothing'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -2,7 +2,13 @@
 //! that name the file, the key and the fix.
 //!
 //! Secrets never live in the file: it names environment variables, and the values are read
-//! by [`Config::resolve_env`] callers at the point of use.
+//! at the point of use. Loading checks the file only; [`Config::check_env`] checks the
+//! variables one command uses (`policy render` needs none, `serve` needs every key).
+//!
+//! Editing the file in place (comments and layout kept, atomic replace) is [`edit`].
+
+pub mod edit;
+pub mod template;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -116,6 +122,16 @@ pub enum Strategy {
     Policy,
     /// APIM's native `Pool` backend with circuit breakers.
     Pool,
+}
+
+impl Strategy {
+    /// The config's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Policy => "policy",
+            Strategy::Pool => "pool",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,6 +348,44 @@ pub enum BackendAuth {
     None,
 }
 
+/// The environment variables a command reads (see [`Config::check_env`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnvUse {
+    /// `api_key_env` of every `api-key` backend (`serve`, and the commands that write or
+    /// compare APIM's secret named values).
+    pub backend_keys: bool,
+    /// `client_keys_env` and the Redis `password_env` (`serve`).
+    pub balancer_secrets: bool,
+}
+
+/// An OpenAI endpoint APIM balances over: an `[[openai]]` account or a `[[backends]]`
+/// entry, as [`Config::gateway_backends`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayBackend {
+    /// The APIM backend resource name (and the name in the policy's backend list).
+    pub name: String,
+    /// The endpoint without a trailing `/`, e.g. `https://contoso.openai.azure.com`.
+    pub url: String,
+    pub priority: u32,
+    pub weight: u32,
+    pub auth: BackendAuth,
+    /// The variable holding its key, with `auth = "api-key"`.
+    pub api_key_env: Option<String>,
+    /// Deployments it serves; empty means all.
+    pub deployments: Vec<String>,
+}
+
+impl BackendAuth {
+    /// The config's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendAuth::ApiKey => "api-key",
+            BackendAuth::Entra => "entra",
+            BackendAuth::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenAiAccount {
@@ -385,8 +439,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks what serde cannot: uniqueness, ranges, URL schemes, and that every named
-    /// environment variable is set.
+    /// Checks what serde cannot: uniqueness, ranges, URL schemes. Environment variables are
+    /// checked by [`Config::check_env`], for the commands that read them.
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let b = &self.balancer;
         if b.listen.parse::<SocketAddr>().is_err() {
@@ -445,21 +499,15 @@ impl Config {
                 "make it at least max_body_bytes, e.g. max_buffered_bytes = 268435456",
             ));
         }
-        if let Some(env) = &b.client_keys_env {
-            require_env(path, "balancer.client_keys_env", env)?;
-        }
-        if let Some(shared) = &b.shared_state {
-            if !(shared.url.starts_with("redis://") || shared.url.starts_with("rediss://")) {
-                return Err(ConfigError::new(
-                    path,
-                    "balancer.shared_state.url",
-                    format!("`{}` is not a Redis URL", redact_url(&shared.url)),
-                    "write redis://HOST:PORT or rediss://HOST:PORT",
-                ));
-            }
-            if let Some(env) = &shared.password_env {
-                require_env(path, "balancer.shared_state.password_env", env)?;
-            }
+        if let Some(shared) = &b.shared_state
+            && !(shared.url.starts_with("redis://") || shared.url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::new(
+                path,
+                "balancer.shared_state.url",
+                format!("`{}` is not a Redis URL", redact_url(&shared.url)),
+                "write redis://HOST:PORT or rediss://HOST:PORT",
+            ));
         }
         if self.backends.len() > MAX_BACKENDS {
             return Err(ConfigError::new(
@@ -500,17 +548,13 @@ impl Config {
                     "set weight = 1, or remove the key",
                 ));
             }
-            match (backend.auth, &backend.api_key_env) {
-                (BackendAuth::ApiKey, None) => {
-                    return Err(ConfigError::new(
-                        path,
-                        key("api_key_env"),
-                        "auth = \"api-key\" needs the name of the variable holding the key",
-                        "add api_key_env = \"MY_KEY_VAR\"",
-                    ));
-                }
-                (BackendAuth::ApiKey, Some(env)) => require_env(path, &key("api_key_env"), env)?,
-                _ => {}
+            if backend.auth == BackendAuth::ApiKey && backend.api_key_env.is_none() {
+                return Err(ConfigError::new(
+                    path,
+                    key("api_key_env"),
+                    "auth = \"api-key\" needs the name of the variable holding the key",
+                    "add api_key_env = \"MY_KEY_VAR\"",
+                ));
             }
         }
         let mut account_names = HashSet::new();
@@ -554,6 +598,52 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Checks that the environment variables `uses` reads are set, naming the key that
+    /// names each one.
+    pub fn check_env(&self, path: &Path, uses: EnvUse) -> Result<(), ConfigError> {
+        if uses.backend_keys {
+            for (i, backend) in self.backends.iter().enumerate() {
+                if let (BackendAuth::ApiKey, Some(var)) = (backend.auth, &backend.api_key_env) {
+                    require_env(path, &format!("backends[{i}].api_key_env"), var)?;
+                }
+            }
+        }
+        if uses.balancer_secrets {
+            if let Some(var) = &self.balancer.client_keys_env {
+                require_env(path, "balancer.client_keys_env", var)?;
+            }
+            if let Some(var) = self.balancer.shared_state.as_ref().and_then(|s| s.password_env.as_ref()) {
+                require_env(path, "balancer.shared_state.password_env", var)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The OpenAI endpoints APIM balances over, in the one order the stack, the policy's
+    /// backend list and the Bicep use: the `[[openai]]` accounts `deploy` creates (called
+    /// with APIM's managed identity, so `entra`), then the `[[backends]]`.
+    pub fn gateway_backends(&self) -> Vec<GatewayBackend> {
+        let accounts = self.openai.iter().map(|a| GatewayBackend {
+            name: a.name.clone(),
+            url: crate::names::account_endpoint(&a.name),
+            priority: a.priority,
+            weight: a.weight,
+            auth: BackendAuth::Entra,
+            api_key_env: None,
+            deployments: a.deployments.iter().map(|d| d.name.clone()).collect(),
+        });
+        let endpoints = self.backends.iter().map(|b| GatewayBackend {
+            name: b.name.clone(),
+            url: b.url.trim_end_matches('/').to_string(),
+            priority: b.priority,
+            weight: b.weight,
+            auth: b.auth,
+            api_key_env: b.api_key_env.clone().filter(|_| b.auth == BackendAuth::ApiKey),
+            deployments: b.deployments.clone(),
+        });
+        accounts.chain(endpoints).collect()
     }
 
     /// The listen address, already validated.
@@ -608,11 +698,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// True for `localhost` and loopback IP literals (with or without IPv6 brackets).
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::arm::is_loopback_host;
 
 fn require_env(path: &Path, key: &str, var: &str) -> Result<(), ConfigError> {
     match std::env::var(var) {
@@ -732,11 +818,17 @@ deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20", sku 
         assert!(e.problem.contains("unknown field"), "{e}");
         assert_eq!(e.key, "line 2");
 
-        let e = parse(
+        // A missing key variable is not a config error: only the commands that read it
+        // check it.
+        let c = parse(
             "[[backends]]\nname=\"a\"\nurl=\"https://x\"\nauth=\"api-key\"\napi_key_env=\"OAI_LB_SURELY_UNSET_VAR\"\n",
         )
-        .unwrap_err();
+        .unwrap();
+        let path = Path::new("oai-lb.toml");
+        assert!(c.check_env(path, EnvUse::default()).is_ok());
+        let e = c.check_env(path, EnvUse { backend_keys: true, ..EnvUse::default() }).unwrap_err();
         assert!(e.problem.contains("OAI_LB_SURELY_UNSET_VAR"), "{e}");
+        assert_eq!(e.key, "backends[0].api_key_env");
     }
 
     #[test]

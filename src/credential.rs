@@ -14,7 +14,7 @@ use azure_identity::{
 };
 
 /// Where tokens come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CredentialKind {
     /// Try every source below in order.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod lb;
+pub mod names;
 pub mod policy;
 pub mod probe;
 pub mod proxy;

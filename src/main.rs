@@ -14,8 +14,10 @@ fn main() -> ExitCode {
     let cli = oai_lb::cli::Cli::parse();
     match oai_lb::cli::run(cli) {
         Ok(code) => code,
+        // `oai-lb … | head`: the reader has what it wanted.
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", err.line());
             err.exit_code()
         }
     }

@@ -50,7 +50,8 @@ impl Fixture {
 #[test]
 fn add_set_remove_keep_comments_and_layout() {
     let f = Fixture::new();
-    f.run(&["backends", "add", "sweden", "--url", "https://sweden.openai.azure.com", "--priority", "2"]).success();
+    f.run(&["backends", "add", "sweden", "--url", "https://sweden.openai.azure.com", "--priority", "2", "--yes"])
+        .success();
     f.run(&[
         "backends",
         "add",
@@ -65,10 +66,11 @@ fn add_set_remove_keep_comments_and_layout() {
         "entra",
         "--deployment",
         "text-embedding-3-large",
+        "--yes",
     ])
     .success();
-    f.run(&["backends", "set", "ptu", "--priority", "5", "--weight", "4"]).success();
-    f.run(&["backends", "remove", "paygo"]).success();
+    f.run(&["backends", "set", "ptu", "--priority", "5", "--weight", "4", "--yes"]).success();
+    f.run(&["backends", "remove", "paygo", "--yes"]).success();
 
     let text = f.text();
     for kept in ["# Our team's balancer. Keep this comment.", "# local only", "# PTU first", "# the reserved capacity"]
@@ -93,7 +95,7 @@ fn add_set_remove_keep_comments_and_layout() {
 #[test]
 fn removing_the_first_backend_keeps_the_comment_above_the_list() {
     let f = Fixture::new();
-    f.run(&["backends", "remove", "ptu"]).success();
+    f.run(&["backends", "remove", "ptu", "--yes"]).success();
     let text = f.text();
     assert!(
         text.contains("# PTU first, pay-as-you-go when it is throttled.\n[[backends]]\nname = \"paygo\""),
@@ -134,7 +136,7 @@ fn an_api_key_backend_needs_its_variable_set() {
         .arg("--config")
         .arg(&f.path)
         .args(add)
-        .args(["--api-key-env", "OAI_LB_BACKENDS_TEST_KEY"])
+        .args(["--api-key-env", "OAI_LB_BACKENDS_TEST_KEY", "--yes"])
         .env("OAI_LB_BACKENDS_TEST_KEY", "secret-value")
         .assert()
         .success();

@@ -44,6 +44,7 @@ fn backends_add_set_remove_converge_apim() {
         "2",
         "--auth",
         "entra",
+        "--yes",
     ])
     .assert()
     .success();
@@ -53,11 +54,11 @@ fn backends_add_set_remove_converge_apim() {
     assert!(list["properties"]["value"].as_str().unwrap().contains("\"id\":\"west\""));
     env.cmd(&["status", "--check"]).assert().success();
 
-    env.cmd(&["backends", "set", "west", "--priority", "1"]).assert().success();
+    env.cmd(&["backends", "set", "west", "--priority", "1", "--yes"]).assert().success();
     let list = env.fake.resource(&format!("{APIM}/namedValues/oai-lb-backends")).unwrap();
     assert!(list["properties"]["value"].as_str().unwrap().contains("\"id\":\"west\",\"priority\":1"));
 
-    env.cmd(&["backends", "remove", "west"]).assert().success();
+    env.cmd(&["backends", "remove", "west", "--yes"]).assert().success();
     assert!(env.fake.resource(&format!("{APIM}/backends/west")).is_none(), "a removed backend is deleted from APIM");
     env.cmd(&["status", "--check"]).assert().success();
     assert!(std::fs::read_to_string(&env.config).unwrap().starts_with("# Keep this comment."));
@@ -75,9 +76,19 @@ fn what_if_and_local_only_write_nothing_to_azure() {
     );
     assert!(out.contains("would write backend west"), "{out}");
     assert_eq!(std::fs::read_to_string(&env.config).unwrap(), CONFIG, "--what-if leaves the file alone");
-    env.cmd(&["backends", "add", "west", "--url", "https://west.openai.azure.com", "--priority", "2", "--local-only"])
-        .assert()
-        .success();
+    env.cmd(&[
+        "backends",
+        "add",
+        "west",
+        "--url",
+        "https://west.openai.azure.com",
+        "--priority",
+        "2",
+        "--local-only",
+        "--yes",
+    ])
+    .assert()
+    .success();
     assert_eq!(env.fake.writes(), before, "nothing written to Azure");
     assert!(std::fs::read_to_string(&env.config).unwrap().contains("name = \"west\""));
     let listed = stdout(env.cmd(&["--output", "json", "backends", "list"]).assert().success());
@@ -94,10 +105,23 @@ fn what_if_and_local_only_write_nothing_to_azure() {
 }
 
 #[test]
+fn an_edit_reaches_apim_only_with_yes_off_a_terminal() {
+    let env = Env::deployed(CONFIG);
+    let before = env.fake.writes();
+    let add = ["backends", "add", "west", "--url", "https://west.openai.azure.com", "--priority", "2"];
+    let err = String::from_utf8(env.cmd(&add).assert().code(2).get_output().stderr.clone()).unwrap();
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(env.fake.writes(), before, "nothing written to Azure");
+    assert_eq!(env.config_text(), CONFIG, "nothing written to the file");
+    env.cmd(&[&add[..], &["--yes"]].concat()).assert().success();
+    assert!(env.fake.resource(&format!("{APIM}/backends/west")).is_some());
+}
+
+#[test]
 fn policy_diff_finds_an_out_of_band_edit_and_push_repairs_it() {
     let env = Env::deployed(CONFIG);
     // Someone switches the policy by hand (here: the pool strategy's document).
-    env.cmd(&["policy", "push", "--strategy", "pool"]).assert().success();
+    env.cmd(&["policy", "push", "--strategy", "pool", "--yes"]).assert().success();
     let out = env.cmd(&["policy", "diff"]).assert().code(3).get_output().clone();
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.starts_with("--- deployed\n+++ rendered\n"), "{diff}");
@@ -108,7 +132,7 @@ fn policy_diff_finds_an_out_of_band_edit_and_push_repairs_it() {
     let before = env.fake.writes();
     env.cmd(&["policy", "push", "--what-if"]).assert().success();
     assert_eq!(env.fake.writes(), before, "--what-if writes nothing");
-    env.cmd(&["policy", "push"]).assert().success();
+    env.cmd(&["policy", "push", "--yes"]).assert().success();
     env.cmd(&["policy", "diff"]).assert().success();
     env.cmd(&["status", "--check"]).assert().success();
     let shown = stdout(env.cmd(&["policy", "show"]).assert().success());

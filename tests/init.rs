@@ -59,7 +59,9 @@ fn never_overwrites_without_force() {
     let out = oai_lb(&dir).arg("init").assert().code(2).get_output().stderr.clone();
     assert!(String::from_utf8_lossy(&out).contains("--force"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
-    oai_lb(&dir).args(["init", "--force", "--backend", "a=https://a.openai.azure.com"]).assert().success();
+    oai_lb(&dir).args(["init", "--force", "--backend", "a=https://a.openai.azure.com"]).assert().code(2);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n", "off a terminal --force needs --yes");
+    oai_lb(&dir).args(["init", "--force", "--yes", "--backend", "a=https://a.openai.azure.com"]).assert().success();
     assert!(Config::load(&path).unwrap().backends.len() == 1);
 }
 

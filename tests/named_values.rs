@@ -19,9 +19,9 @@ auth = "entra"
 #[test]
 fn set_list_remove() {
     let env = Env::deployed(CONFIG);
-    env.cmd(&["named-values", "set", "team", "platform"]).assert().success();
+    env.cmd(&["named-values", "set", "team", "platform", "--yes"]).assert().success();
     let out = env
-        .cmd(&["named-values", "set", "token", "--from-env", "OAI_LB_NV_TEST_SECRET", "--secret"])
+        .cmd(&["named-values", "set", "token", "--from-env", "OAI_LB_NV_TEST_SECRET", "--secret", "--yes"])
         .env("OAI_LB_NV_TEST_SECRET", "s3cr3t-value")
         .assert()
         .success();
@@ -41,7 +41,7 @@ fn set_list_remove() {
     env.cmd(&["named-values", "remove", "team", "--what-if"]).assert().success();
     env.cmd(&["named-values", "set", "team", "other", "--what-if"]).assert().success();
     assert_eq!(env.fake.writes(), before, "--what-if writes nothing");
-    env.cmd(&["named-values", "remove", "team"]).assert().success();
+    env.cmd(&["named-values", "remove", "team", "--yes"]).assert().success();
     assert!(env.fake.resource(&format!("{APIM}/namedValues/team")).is_none());
 }
 

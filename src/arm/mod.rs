@@ -1,12 +1,7 @@
 //! The ARM client: bearer tokens, `api-version`, retries, long-running operations and ARM's
 //! error model. It speaks HTTP and the ARM contract and knows nothing of APIM or OpenAI
-//! (that is `crate::azure`).
-//!
-//! Tunables read from the environment (mainly so tests run the real logic fast):
-//! `OAI_LB_ARM_POLL_MS` (default poll interval when ARM sends no `Retry-After`, 5000),
-//! `OAI_LB_ARM_RETRY_BASE_MS` (first backoff step, 800), `OAI_LB_ARM_RETRY_MAX_MS` (backoff
-//! cap and longest `Retry-After` honoured, 60000), `OAI_LB_ARM_PRINCIPAL_WAIT_MS` (how long a
-//! role assignment answering `PrincipalNotFound` is retried, 120000).
+//! (that is `crate::azure`), and reads neither the config nor the environment: the command
+//! line resolves [`Tuning`] and the endpoint and passes them in.
 
 mod error;
 mod lro;
@@ -48,24 +43,35 @@ pub struct ArmSettings {
     pub principal_wait: Duration,
 }
 
+/// The timing knobs of [`ArmSettings`] (mainly so tests run the real logic fast); `None`
+/// keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// Poll interval when ARM sends no `Retry-After` (default 5000 ms).
+    pub poll_ms: Option<u64>,
+    /// First backoff step (default 800 ms).
+    pub retry_base_ms: Option<u64>,
+    /// Backoff cap and longest `Retry-After` honoured (default 60000 ms).
+    pub retry_max_ms: Option<u64>,
+    /// How long a role assignment answering `PrincipalNotFound` is retried (default 120000 ms).
+    pub principal_wait_ms: Option<u64>,
+}
+
 impl ArmSettings {
-    /// Settings for `endpoint` (the public cloud when `None`), with the tunables of the
-    /// module documentation read from the environment.
-    pub fn from_env(endpoint: Option<&str>) -> Result<ArmSettings, ArmError> {
+    /// Settings for `endpoint` (the public cloud when `None`) with the given tuning.
+    pub fn new(endpoint: Option<&str>, tuning: Tuning) -> Result<ArmSettings, ArmError> {
         let endpoint = validate_endpoint(endpoint.unwrap_or(PUBLIC_ENDPOINT))?;
-        let ms = |name: &str, default: u64| {
-            Duration::from_millis(std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default))
-        };
+        let ms = |value: Option<u64>, default: u64| Duration::from_millis(value.unwrap_or(default));
         Ok(ArmSettings {
             endpoint,
             retry: RetryPolicy {
-                base_delay: ms("OAI_LB_ARM_RETRY_BASE_MS", 800),
-                max_delay: ms("OAI_LB_ARM_RETRY_MAX_MS", 60_000),
+                base_delay: ms(tuning.retry_base_ms, 800),
+                max_delay: ms(tuning.retry_max_ms, 60_000),
                 ..RetryPolicy::default()
             },
-            poll_interval: ms("OAI_LB_ARM_POLL_MS", 5_000),
+            poll_interval: ms(tuning.poll_ms, 5_000),
             operation_timeout: Duration::from_secs(2 * 3600),
-            principal_wait: ms("OAI_LB_ARM_PRINCIPAL_WAIT_MS", 120_000),
+            principal_wait: ms(tuning.principal_wait_ms, 120_000),
         })
     }
 }
@@ -77,7 +83,7 @@ pub fn validate_endpoint(endpoint: &str) -> Result<String, ArmError> {
     let host = url.host_str().ok_or_else(|| bad("no host"))?;
     match url.scheme() {
         "https" => {}
-        "http" if crate::config::is_loopback_host(host) => {}
+        "http" if is_loopback_host(host) => {}
         "http" => return Err(bad("plain http is allowed only for loopback hosts")),
         _ => return Err(bad("must start with https://")),
     }
@@ -85,6 +91,12 @@ pub fn validate_endpoint(endpoint: &str) -> Result<String, ArmError> {
         return Err(bad("must be only scheme and host, without a path"));
     }
     Ok(endpoint.trim_end_matches('/').to_string())
+}
+
+/// True for `localhost` and loopback IP literals (with or without IPv6 brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One ARM client; cheap to clone (shared connection pool and token cache).
@@ -149,7 +161,7 @@ impl ArmClient {
     pub fn new(settings: ArmSettings, credential: Credential) -> Result<ArmClient, ArmError> {
         let host_is_loopback = reqwest::Url::parse(&settings.endpoint)
             .ok()
-            .and_then(|u| u.host_str().map(crate::config::is_loopback_host))
+            .and_then(|u| u.host_str().map(is_loopback_host))
             .unwrap_or(false);
         // Test endpoints on loopback stand in for the public cloud, whose scope the
         // credential (e.g. the Azure CLI) knows.
@@ -324,6 +336,10 @@ impl ArmClient {
     }
 
     /// A cached bearer token, refreshed five minutes before it expires. Never logged.
+    ///
+    /// The tokio mutex is held across the credential's `.await` on purpose: when the token
+    /// expires, the parallel writes of a converge wait for the one refresh instead of each
+    /// asking Entra (and the Azure CLI) for a token at once.
     async fn token(&self) -> Result<String, ArmError> {
         let mut cached = self.inner.token.lock().await;
         if let Some((token, expires_on)) = cached.as_ref()

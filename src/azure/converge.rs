@@ -20,6 +20,9 @@ pub enum Event<'a> {
     Done { label: &'a str },
 }
 
+/// Who hears the [`Event`]s of an operation (the CLI's progress bars).
+pub type Observer<'a> = &'a (dyn Fn(Event<'_>) + Send + Sync);
+
 /// The result of a converge.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -29,11 +32,7 @@ pub struct Outcome {
 }
 
 /// Applies `plan` through `client`, reporting to `observer`.
-pub async fn converge(
-    client: &ArmClient,
-    plan: Plan,
-    observer: &(dyn Fn(Event<'_>) + Send + Sync),
-) -> Result<Outcome, AzureError> {
+pub async fn converge(client: &ArmClient, plan: Plan, observer: Observer<'_>) -> Result<Outcome, AzureError> {
     let Plan { mut changes, mut outputs } = plan;
     let n = changes.len();
     let mut done = vec![false; n];

@@ -52,6 +52,11 @@ impl Plan {
     pub fn writes(&self) -> usize {
         self.changes.iter().filter(|c| c.action != Action::Unchanged).count()
     }
+
+    /// What converge will do to the resource of `kind` named `name`, if the stack has it.
+    pub fn action(&self, kind: Kind, name: &str) -> Option<&Action> {
+        self.changes.iter().find(|c| c.resource.kind == kind && c.resource.name == name).map(|c| &c.action)
+    }
 }
 
 /// Reads each resource of the stack (a parent level at a time; children of a missing

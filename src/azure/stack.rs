@@ -1,21 +1,41 @@
 //! The resources `deploy` owns, in dependency order, with the bodies the config asks for.
+//! Every name comes from [`crate::names`]; secrets come in as [`BackendKeys`] (this module
+//! reads no environment).
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::{AzureError, api_version, openapi, policy};
-use crate::config::{BackendAuth, Config, Strategy};
+use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, Strategy};
+use crate::names::{
+    self, API_ID, BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
+};
 
 /// Cognitive Services OpenAI User: call the inference API, nothing else.
 pub const OPENAI_USER_ROLE: &str = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd";
-/// The APIM API id of the OpenAI API.
-pub const API_ID: &str = "openai";
-/// The APIM subscription id whose key clients use.
-pub const SUBSCRIPTION_ID: &str = "oai-lb";
-/// The Pool backend of the `pool` strategy.
-pub const POOL_ID: &str = "oai-lb-pool";
-/// Named values the policy and backends reference.
-pub const CLIENT_ID_VALUE: &str = "oai-lb-identity-client-id";
-pub const BACKENDS_VALUE: &str = "oai-lb-backends";
+
+/// The api-keys of the `api-key` backends, by backend name, as the command read them.
+/// A key left out is not compared or written: fine for commands that only read ids
+/// (`destroy`, `policy`), refused by the ones that write named values.
+#[derive(Clone, Default)]
+pub struct BackendKeys(BTreeMap<String, String>);
+
+impl BackendKeys {
+    pub fn new(keys: impl IntoIterator<Item = (String, String)>) -> BackendKeys {
+        BackendKeys(keys.into_iter().collect())
+    }
+
+    fn get(&self, backend: &str) -> Option<&str> {
+        self.0.get(backend).map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for BackendKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 /// What a resource is; its ARM type and api-version follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +117,9 @@ impl Kind {
 #[derive(Clone)]
 pub struct Resource {
     pub kind: Kind,
+    /// Its ARM resource name (`account/deployment` for a model deployment, the account for
+    /// its role assignment): with `kind`, what commands look a resource up by.
+    pub name: String,
     /// What a user calls it, e.g. `model deployment contoso-eastus/gpt-4o`.
     pub label: String,
     id: String,
@@ -115,7 +138,7 @@ impl std::fmt::Debug for Resource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resource")
             .field("kind", &self.kind)
-            .field("label", &self.label)
+            .field("name", &self.name)
             .field("id", &self.id)
             .field("depends_on", &self.depends_on)
             .finish_non_exhaustive()
@@ -191,285 +214,69 @@ impl Outputs {
     }
 }
 
-/// An OpenAI endpoint APIM balances over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayBackend {
-    pub name: String,
-    /// The endpoint, e.g. `https://contoso.openai.azure.com` (APIM's backend adds `/openai`).
-    pub url: String,
-    pub priority: u32,
-    pub weight: u32,
-    pub auth: BackendAuth,
-    /// The secret named value holding its api-key (with `auth = "api-key"`).
-    pub key_named_value: Option<String>,
-}
-
 /// The whole stack of one config.
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub resources: Vec<Resource>,
+    /// The endpoints APIM balances over, in [`Config::gateway_backends`] order.
     pub backends: Vec<GatewayBackend>,
     apim_id: String,
     api_path: String,
+    /// Where deleted OpenAI accounts wait to be purged: (account, its deletedAccounts id).
+    deleted_accounts: Vec<(String, String)>,
 }
 
 impl Stack {
-    /// Builds every resource and its desired body from the config. Secrets are read from
-    /// the environment variables the config names.
-    pub fn from_config(config: &Config) -> Result<Stack, AzureError> {
+    /// Builds every resource and its desired body from the config, one builder per kind.
+    pub fn new(config: &Config, keys: &BackendKeys) -> Result<Stack, AzureError> {
         let (Some(azure), Some(apim)) = (&config.azure, &config.apim) else {
             return Err(AzureError::Config {
                 problem: "the config has no [azure] or no [apim] section".into(),
                 fix: "add [azure] (subscription_id, resource_group, location) and [apim] (name, publisher_email, publisher_name)".into(),
             });
         };
-        let backends = gateway_backends(config);
+        let backends = config.gateway_backends();
         if backends.is_empty() {
             return Err(AzureError::Config {
                 problem: "there is no backend for APIM to balance over".into(),
                 fix: "add an [[openai]] account or a [[backends]] endpoint".into(),
             });
         }
-        let sub = &azure.subscription_id;
-        let rg_id = format!("/subscriptions/{sub}/resourceGroups/{}", azure.resource_group);
-        let mut s = Builder { resources: Vec::new() };
-
-        let rg = s.add(
-            Kind::ResourceGroup,
-            format!("resource group {}", azure.resource_group),
-            rg_id.clone(),
-            json!({"location": azure.location}),
-            None,
-            &[],
-        );
-        let identity_name = format!("{}-identity", apim.name);
-        let identity_id = format!("{rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity_name}");
-        let identity = s.add(
-            Kind::Identity,
-            format!("identity {identity_name}"),
-            identity_id.clone(),
-            json!({"location": azure.location}),
-            Some(rg),
-            &[],
-        );
-
-        let role_definition =
-            format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER_ROLE}");
-        for account in &config.openai {
-            let account_id = format!("{rg_id}/providers/Microsoft.CognitiveServices/accounts/{}", account.name);
-            let body = json!({
-                "location": account.location,
-                "kind": "OpenAI",
-                "sku": {"name": "S0"},
-                "properties": {"customSubDomainName": account.name, "publicNetworkAccess": "Enabled"},
-            });
-            let acc = s.add(
-                Kind::Account,
-                format!("OpenAI account {}", account.name),
-                account_id.clone(),
-                body,
-                Some(rg),
-                &[],
-            );
-            // Azure OpenAI accepts one deployment change at a time per account.
-            let mut previous = acc;
-            for d in &account.deployments {
-                let body = json!({
-                    "sku": {"name": d.sku, "capacity": d.capacity},
-                    "properties": {"model": {"format": "OpenAI", "name": d.model, "version": d.version}},
-                });
-                previous = s.add(
-                    Kind::ModelDeployment,
-                    format!("model deployment {}/{}", account.name, d.name),
-                    format!("{account_id}/deployments/{}", d.name),
-                    body,
-                    Some(acc),
-                    &[previous],
-                );
-            }
-            let body = json!({"properties": {
-                "roleDefinitionId": role_definition,
-                "principalId": "",
-                "principalType": "ServicePrincipal",
-            }});
-            let role = s.add(
-                Kind::RoleAssignment,
-                format!("role OpenAI User on {}", account.name),
-                format!("{account_id}/providers/Microsoft.Authorization/roleAssignments/(from identity)"),
-                body,
-                Some(acc),
-                &[identity],
-            );
-            s.resources[role].needs_identity = true;
-        }
-
-        let apim_id = format!("{rg_id}/providers/Microsoft.ApiManagement/service/{}", apim.name);
-        let body = json!({
-            "location": azure.location,
-            "sku": {"name": apim.sku, "capacity": if apim.sku == "Consumption" { 0 } else { 1 }},
-            "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity_id.clone(): {}}},
-            "properties": {"publisherEmail": apim.publisher_email, "publisherName": apim.publisher_name},
-        });
-        let service =
-            s.add(Kind::Apim, format!("APIM service {}", apim.name), apim_id.clone(), body, Some(rg), &[identity]);
-
-        let mut values = Vec::new();
-        let client_id = s.add(
-            Kind::NamedValue,
-            format!("named value {CLIENT_ID_VALUE}"),
-            format!("{apim_id}/namedValues/{CLIENT_ID_VALUE}"),
-            json!({"properties": {"displayName": CLIENT_ID_VALUE, "value": "", "secret": false}}),
-            Some(service),
-            &[identity],
-        );
-        s.resources[client_id].needs_identity = true;
-        values.push(client_id);
-        values.push(s.add(
-            Kind::NamedValue,
-            format!("named value {BACKENDS_VALUE}"),
-            format!("{apim_id}/namedValues/{BACKENDS_VALUE}"),
-            json!({"properties": {"displayName": BACKENDS_VALUE, "value": crate::policy::backends_named_value(config), "secret": false}}),
-            Some(service),
-            &[],
-        ));
-        // The Entra client-auth values the policy's validate-jwt reads, when configured.
-        let strategy = crate::policy::configured_strategy(config);
-        for nv in crate::policy::required_named_values(config, strategy) {
-            let crate::policy::NamedValueSource::Text(value) = nv.value else { continue };
-            if nv.name == BACKENDS_VALUE {
-                continue;
-            }
-            values.push(s.add(
-                Kind::NamedValue,
-                format!("named value {}", nv.name),
-                format!("{apim_id}/namedValues/{}", nv.name),
-                json!({"properties": {"displayName": nv.name, "value": value, "secret": nv.secret}}),
-                Some(service),
-                &[],
-            ));
-        }
-        for b in &backends {
-            let Some(value_name) = &b.key_named_value else { continue };
-            let env = config
-                .backends
-                .iter()
-                .find(|c| c.name == b.name)
-                .and_then(|c| c.api_key_env.clone())
-                .unwrap_or_default();
-            let secret =
-                std::env::var(&env).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| AzureError::Config {
-                    problem: format!("environment variable {env} (the api-key of backend {}) is not set", b.name),
-                    fix: format!("export {env}=..."),
-                })?;
-            let i = s.add(
-                Kind::NamedValue,
-                format!("named value {value_name} (secret)"),
-                format!("{apim_id}/namedValues/{value_name}"),
-                json!({"properties": {"displayName": value_name, "value": secret, "secret": true}}),
-                Some(service),
-                &[],
-            );
-            s.resources[i].secret = true;
-            values.push(i);
-        }
-
-        let mut singles = Vec::new();
-        for b in &backends {
-            let mut properties = json!({
-                "type": "Single",
-                "description": format!("oai-lb backend {} (priority {}, weight {})", b.name, b.priority, b.weight),
-                "url": format!("{}/openai", b.url.trim_end_matches('/')),
-                "protocol": "http",
-                "circuitBreaker": {"rules": [{
-                    "name": "throttled",
-                    "failureCondition": {
-                        "count": 1,
-                        "interval": "PT10S",
-                        "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}],
-                    },
-                    "tripDuration": "PT10S",
-                    "acceptRetryAfter": true,
-                }]},
-            });
-            if let Some(value_name) = &b.key_named_value {
-                properties["credentials"] = json!({"header": {"api-key": [format!("{{{{{value_name}}}}}")]}});
-            }
-            singles.push(s.add(
-                Kind::Backend,
-                format!("backend {}", b.name),
-                format!("{apim_id}/backends/{}", b.name),
-                json!({"properties": properties}),
-                Some(service),
-                &values,
-            ));
-        }
-        let mut policy_deps = values.clone();
+        let mut b = Builder::new(azure, apim);
+        let rg = b.resource_group();
+        let identity = b.identity(rg);
+        b.openai_accounts(config, rg, identity);
+        let service = b.apim_service(rg, identity);
+        let values = b.named_values(config, &backends, keys, service, identity);
+        let singles = b.backends(&backends, service, &values);
+        let mut policy_deps = values;
         policy_deps.extend(&singles);
         if apim.strategy == Strategy::Pool {
-            let services: Vec<Value> = backends
-                .iter()
-                .map(|b| json!({"id": format!("{apim_id}/backends/{}", b.name), "priority": b.priority, "weight": b.weight}))
-                .collect();
-            // A Pool is sent without url/protocol (see the official examples).
-            let body = json!({"properties": {
-                "type": "Pool",
-                "description": "oai-lb pool of every OpenAI backend",
-                "pool": {"services": services},
-            }});
-            let pool = s.add(
-                Kind::Backend,
-                format!("backend {POOL_ID} (pool)"),
-                format!("{apim_id}/backends/{POOL_ID}"),
-                body,
-                Some(service),
-                &singles,
-            );
-            policy_deps.push(pool);
+            policy_deps.push(b.pool(&backends, service, &singles));
         }
-
-        let api_id = format!("{apim_id}/apis/{API_ID}");
-        let doc = openapi::document(&apim.api_path);
-        let body = json!({"properties": {
-            "displayName": "Azure OpenAI (oai-lb)",
-            "description": format!("Azure OpenAI inference API behind oai-lb (document {})", openapi::fingerprint(&doc)),
-            "path": apim.api_path,
-            "protocols": ["https"],
-            "subscriptionRequired": true,
-            "subscriptionKeyParameterNames": {"header": "api-key", "query": "api-key"},
-            "format": "openapi+json",
-            "value": doc,
-        }});
-        let api =
-            s.add(Kind::Api, format!("API {API_ID} (/{})", apim.api_path), api_id.clone(), body, Some(service), &[]);
+        let api = b.api(service);
         policy_deps.push(api);
-        let xml = policy::policy_xml(config)?;
-        s.add(
-            Kind::ApiPolicy,
-            format!("policy of API {API_ID}"),
-            format!("{api_id}/policies/policy"),
-            json!({"properties": {"format": crate::policy::POLICY_FORMAT, "value": xml}}),
-            Some(api),
-            &policy_deps,
-        );
-        s.add(
-            Kind::Subscription,
-            format!("subscription {SUBSCRIPTION_ID}"),
-            format!("{apim_id}/subscriptions/{SUBSCRIPTION_ID}"),
-            json!({"properties": {"displayName": SUBSCRIPTION_ID, "scope": api_id, "state": "active"}}),
-            Some(service),
-            &[api],
-        );
-        Ok(Stack { resources: s.resources, backends, apim_id, api_path: apim.api_path.clone() })
-    }
-
-    /// The APIM service's ARM id.
-    pub fn apim_id(&self) -> &str {
-        &self.apim_id
+        b.api_policy(config, api, &policy_deps)?;
+        b.subscription(service, api);
+        let deleted_accounts =
+            config.openai.iter().map(|a| (a.name.clone(), b.deleted_account_id(&a.location, &a.name))).collect();
+        Ok(Stack {
+            resources: b.resources,
+            backends,
+            apim_id: b.apim_id,
+            api_path: apim.api_path.clone(),
+            deleted_accounts,
+        })
     }
 
     /// The resources of one kind, in dependency order.
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
         self.resources.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// The resource of `kind` named `name`, if the config has it.
+    pub fn find(&self, kind: Kind, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.kind == kind && r.name == name)
     }
 
     /// The OpenAI API's ARM id.
@@ -497,42 +304,241 @@ impl Stack {
         format!("{}/subscriptions/{SUBSCRIPTION_ID}", self.apim_id)
     }
 
+    /// The soft-deleted `[[openai]]` accounts' ids (`destroy --purge`): (account, id).
+    pub fn deleted_accounts(&self) -> &[(String, String)] {
+        &self.deleted_accounts
+    }
+
     /// The public URL of the OpenAI API, given the service's `gatewayUrl`.
     pub fn api_url(&self, gateway_url: &str) -> String {
         format!("{}/{}", gateway_url.trim_end_matches('/'), self.api_path.trim_matches('/'))
     }
 }
 
-/// The OpenAI endpoints APIM balances over: the `[[openai]]` accounts deploy creates
-/// (Entra auth through the identity) and the `[[backends]]` of the config.
-fn gateway_backends(config: &Config) -> Vec<GatewayBackend> {
-    let accounts = config.openai.iter().map(|a| GatewayBackend {
-        name: a.name.clone(),
-        url: format!("https://{}.openai.azure.com", a.name),
-        priority: a.priority,
-        weight: a.weight,
-        auth: BackendAuth::Entra,
-        key_named_value: None,
-    });
-    let endpoints = config.backends.iter().map(|b| GatewayBackend {
-        name: b.name.clone(),
-        url: b.url.trim_end_matches('/').to_string(),
-        priority: b.priority,
-        weight: b.weight,
-        auth: b.auth,
-        key_named_value: (b.auth == BackendAuth::ApiKey).then(|| format!("oai-lb-key-{}", b.name)),
-    });
-    accounts.chain(endpoints).collect()
-}
-
-struct Builder {
+/// Adds the resources of one config, a kind at a time, and knows their ids.
+struct Builder<'a> {
+    azure: &'a AzureSection,
+    apim: &'a ApimSection,
     resources: Vec<Resource>,
+    rg_id: String,
+    identity_id: String,
+    apim_id: String,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
+    fn new(azure: &'a AzureSection, apim: &'a ApimSection) -> Builder<'a> {
+        let rg_id = format!("/subscriptions/{}/resourceGroups/{}", azure.subscription_id, azure.resource_group);
+        let identity_id = format!(
+            "{rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
+            names::identity(&apim.name)
+        );
+        let apim_id = format!("{rg_id}/providers/Microsoft.ApiManagement/service/{}", apim.name);
+        Builder { azure, apim, resources: Vec::new(), rg_id, identity_id, apim_id }
+    }
+
+    fn resource_group(&mut self) -> usize {
+        let name = self.azure.resource_group.clone();
+        let body = json!({"location": self.azure.location});
+        self.add(Kind::ResourceGroup, &name, format!("resource group {name}"), self.rg_id.clone(), body, None, &[])
+    }
+
+    fn identity(&mut self, rg: usize) -> usize {
+        let name = names::identity(&self.apim.name);
+        let body = json!({"location": self.azure.location});
+        self.add(Kind::Identity, &name, format!("identity {name}"), self.identity_id.clone(), body, Some(rg), &[])
+    }
+
+    /// The `[[openai]]` accounts, their model deployments (one after another: Azure OpenAI
+    /// accepts one deployment change at a time per account) and the identity's role on each.
+    fn openai_accounts(&mut self, config: &Config, rg: usize, identity: usize) {
+        let role_definition = format!(
+            "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER_ROLE}",
+            self.azure.subscription_id
+        );
+        for account in &config.openai {
+            let account_id = format!("{}/providers/Microsoft.CognitiveServices/accounts/{}", self.rg_id, account.name);
+            let body = json!({
+                "location": account.location,
+                "kind": "OpenAI",
+                "sku": {"name": "S0"},
+                "properties": {"customSubDomainName": account.name, "publicNetworkAccess": "Enabled"},
+            });
+            let label = format!("OpenAI account {}", account.name);
+            let acc = self.add(Kind::Account, &account.name, label, account_id.clone(), body, Some(rg), &[]);
+            let mut previous = acc;
+            for d in &account.deployments {
+                let body = json!({
+                    "sku": {"name": d.sku, "capacity": d.capacity},
+                    "properties": {"model": {"format": "OpenAI", "name": d.model, "version": d.version}},
+                });
+                let name = format!("{}/{}", account.name, d.name);
+                let id = format!("{account_id}/deployments/{}", d.name);
+                let label = format!("model deployment {name}");
+                previous = self.add(Kind::ModelDeployment, &name, label, id, body, Some(acc), &[previous]);
+            }
+            let body = json!({"properties": {
+                "roleDefinitionId": role_definition,
+                "principalId": "",
+                "principalType": "ServicePrincipal",
+            }});
+            let id = format!("{account_id}/providers/Microsoft.Authorization/roleAssignments/(from identity)");
+            let label = format!("role OpenAI User on {}", account.name);
+            let role = self.add(Kind::RoleAssignment, &account.name, label, id, body, Some(acc), &[identity]);
+            self.resources[role].needs_identity = true;
+        }
+    }
+
+    fn apim_service(&mut self, rg: usize, identity: usize) -> usize {
+        let apim = self.apim;
+        let body = json!({
+            "location": self.azure.location,
+            "sku": {"name": apim.sku, "capacity": if apim.sku == "Consumption" { 0 } else { 1 }},
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": {self.identity_id.clone(): {}}},
+            "properties": {"publisherEmail": apim.publisher_email, "publisherName": apim.publisher_name},
+        });
+        let label = format!("APIM service {}", apim.name);
+        self.add(Kind::Apim, &apim.name, label, self.apim_id.clone(), body, Some(rg), &[identity])
+    }
+
+    /// The identity's client id, the backend list, the client-auth values the policy's
+    /// validate-jwt reads (when configured) and each `api-key` backend's secret key.
+    fn named_values(
+        &mut self,
+        config: &Config,
+        backends: &[GatewayBackend],
+        keys: &BackendKeys,
+        service: usize,
+        identity: usize,
+    ) -> Vec<usize> {
+        let mut values = Vec::new();
+        let client_id = self.named_value(IDENTITY_CLIENT_ID_NAMED_VALUE, json!(""), false, service, &[identity]);
+        self.resources[client_id].needs_identity = true;
+        values.push(client_id);
+        let list = json!(crate::policy::backends_named_value(config));
+        values.push(self.named_value(BACKENDS_NAMED_VALUE, list, false, service, &[]));
+        let strategy = crate::policy::configured_strategy(config);
+        for nv in crate::policy::required_named_values(config, strategy) {
+            let crate::policy::NamedValueSource::Text(value) = nv.value else { continue };
+            if nv.name != BACKENDS_NAMED_VALUE {
+                values.push(self.named_value(&nv.name, json!(value), nv.secret, service, &[]));
+            }
+        }
+        for b in backends.iter().filter(|b| b.auth == BackendAuth::ApiKey) {
+            let name = names::backend_key_named_value(&b.name);
+            // Without the key the value is left out of the body, so it is neither compared
+            // nor written; commands that write check the keys before building the stack.
+            let value = keys.get(&b.name).map_or(Value::Null, |k| json!(k));
+            values.push(self.named_value(&name, value, true, service, &[]));
+        }
+        values
+    }
+
+    fn named_value(&mut self, name: &str, value: Value, secret: bool, service: usize, deps: &[usize]) -> usize {
+        let mut properties = json!({"displayName": name, "secret": secret});
+        if !value.is_null() {
+            properties["value"] = value;
+        }
+        let label = if secret { format!("named value {name} (secret)") } else { format!("named value {name}") };
+        let id = format!("{}/namedValues/{name}", self.apim_id);
+        let i = self.add(Kind::NamedValue, name, label, id, json!({"properties": properties}), Some(service), deps);
+        self.resources[i].secret = secret;
+        i
+    }
+
+    /// One `Single` backend per endpoint, with a circuit breaker that honours Retry-After.
+    fn backends(&mut self, backends: &[GatewayBackend], service: usize, values: &[usize]) -> Vec<usize> {
+        let mut singles = Vec::new();
+        for b in backends {
+            let mut properties = json!({
+                "type": "Single",
+                "description": format!("oai-lb backend {} (priority {}, weight {})", b.name, b.priority, b.weight),
+                "url": format!("{}/openai", b.url.trim_end_matches('/')),
+                "protocol": "http",
+                "circuitBreaker": {"rules": [{
+                    "name": "throttled",
+                    "failureCondition": {
+                        "count": 1,
+                        "interval": "PT10S",
+                        "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}],
+                    },
+                    "tripDuration": "PT10S",
+                    "acceptRetryAfter": true,
+                }]},
+            });
+            if b.auth == BackendAuth::ApiKey {
+                let value_name = names::backend_key_named_value(&b.name);
+                properties["credentials"] = json!({"header": {"api-key": [format!("{{{{{value_name}}}}}")]}});
+            }
+            let id = format!("{}/backends/{}", self.apim_id, b.name);
+            let body = json!({"properties": properties});
+            let label = format!("backend {}", b.name);
+            singles.push(self.add(Kind::Backend, &b.name, label, id, body, Some(service), values));
+        }
+        singles
+    }
+
+    /// The `Pool` backend of the pool strategy, sent without url/protocol (see the
+    /// official examples).
+    fn pool(&mut self, backends: &[GatewayBackend], service: usize, singles: &[usize]) -> usize {
+        let services: Vec<Value> = backends
+            .iter()
+            .map(|b| json!({"id": format!("{}/backends/{}", self.apim_id, b.name), "priority": b.priority, "weight": b.weight}))
+            .collect();
+        let body = json!({"properties": {
+            "type": "Pool",
+            "description": "oai-lb pool of every OpenAI backend",
+            "pool": {"services": services},
+        }});
+        let id = format!("{}/backends/{POOL_BACKEND_ID}", self.apim_id);
+        let label = format!("backend {POOL_BACKEND_ID} (pool)");
+        self.add(Kind::Backend, POOL_BACKEND_ID, label, id, body, Some(service), singles)
+    }
+
+    fn api(&mut self, service: usize) -> usize {
+        let api_path = &self.apim.api_path;
+        let doc = openapi::document(api_path);
+        let body = json!({"properties": {
+            "displayName": "Azure OpenAI (oai-lb)",
+            "description": format!("Azure OpenAI inference API behind oai-lb (document {})", openapi::fingerprint(&doc)),
+            "path": api_path,
+            "protocols": ["https"],
+            "subscriptionRequired": true,
+            "subscriptionKeyParameterNames": {"header": "api-key", "query": "api-key"},
+            "format": "openapi+json",
+            "value": doc,
+        }});
+        let id = format!("{}/apis/{API_ID}", self.apim_id);
+        let label = format!("API {API_ID} (/{api_path})");
+        self.add(Kind::Api, API_ID, label, id, body, Some(service), &[])
+    }
+
+    fn api_policy(&mut self, config: &Config, api: usize, deps: &[usize]) -> Result<usize, AzureError> {
+        let xml = policy::policy_xml(config)?;
+        let body = json!({"properties": {"format": crate::policy::POLICY_FORMAT, "value": xml}});
+        let id = format!("{}/apis/{API_ID}/policies/policy", self.apim_id);
+        Ok(self.add(Kind::ApiPolicy, "policy", format!("policy of API {API_ID}"), id, body, Some(api), deps))
+    }
+
+    fn subscription(&mut self, service: usize, api: usize) -> usize {
+        let api_id = format!("{}/apis/{API_ID}", self.apim_id);
+        let body = json!({"properties": {"displayName": SUBSCRIPTION_ID, "scope": api_id, "state": "active"}});
+        let id = format!("{}/subscriptions/{SUBSCRIPTION_ID}", self.apim_id);
+        let label = format!("subscription {SUBSCRIPTION_ID}");
+        self.add(Kind::Subscription, SUBSCRIPTION_ID, label, id, body, Some(service), &[api])
+    }
+
+    fn deleted_account_id(&self, location: &str, account: &str) -> String {
+        format!(
+            "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{location}/resourceGroups/{}/deletedAccounts/{account}",
+            self.azure.subscription_id, self.azure.resource_group
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         kind: Kind,
+        name: &str,
         label: String,
         id: String,
         body: Value,
@@ -544,6 +550,7 @@ impl Builder {
         depends_on.dedup();
         self.resources.push(Resource {
             kind,
+            name: name.to_string(),
             label,
             id,
             body,
@@ -579,7 +586,7 @@ location = "eastus"
 deployments = [{{ name = "a", model = "gpt-4o", version = "1" }}, {{ name = "b", model = "gpt-4o", version = "1" }}]
 "#
         );
-        Stack::from_config(&Config::parse(Path::new("t.toml"), &text).unwrap()).unwrap()
+        Stack::new(&Config::parse(Path::new("t.toml"), &text).unwrap(), &BackendKeys::default()).unwrap()
     }
 
     #[test]
@@ -602,27 +609,27 @@ deployments = [{{ name = "a", model = "gpt-4o", version = "1" }}, {{ name = "b",
     #[test]
     fn deployments_of_an_account_run_one_after_another() {
         let s = stack("policy");
-        let index = |label: &str| s.resources.iter().position(|r| r.label == label).unwrap();
-        let (a, b) = (index("model deployment east/a"), index("model deployment east/b"));
+        let index = |name: &str| s.resources.iter().position(|r| r.name == name).unwrap();
+        let (a, b) = (index("east/a"), index("east/b"));
         assert!(s.resources[b].depends_on.contains(&a));
     }
 
     #[test]
     fn the_pool_is_sent_without_url_and_the_policy_targets_it() {
         let s = stack("pool");
-        let pool = s.of_kind(Kind::Backend).find(|r| r.id().ends_with(POOL_ID)).unwrap();
+        let pool = s.find(Kind::Backend, POOL_BACKEND_ID).unwrap();
         assert!(pool.body()["properties"].get("url").is_none());
         assert!(pool.body()["properties"].get("protocol").is_none());
         let policy = s.of_kind(Kind::ApiPolicy).next().unwrap();
         let xml = policy.body()["properties"]["value"].as_str().unwrap();
-        assert!(xml.contains(&format!(r#"backend-id="{POOL_ID}""#)), "{xml}");
+        assert!(xml.contains(&format!(r#"backend-id="{POOL_BACKEND_ID}""#)), "{xml}");
         assert_eq!(policy.id(), s.api_policy_id());
     }
 
     #[test]
     fn deploy_needs_azure_and_apim() {
         let config = Config::parse(Path::new("t.toml"), "").unwrap();
-        let e = Stack::from_config(&config).unwrap_err().to_string();
+        let e = Stack::new(&config, &BackendKeys::default()).unwrap_err().to_string();
         assert!(e.contains("[azure]") && e.contains("fix:"), "{e}");
     }
 }

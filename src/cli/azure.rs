@@ -1,62 +1,61 @@
-//! What every command that calls Azure shares: the connection flags, the client, and the
-//! stack of the config (the resources `deploy` owns).
+//! What every command that calls Azure shares: the connection flags, the confirmation
+//! contract of mutating commands, and progress display.
 
-use std::io::IsTerminal;
-use std::path::Path;
+use std::collections::HashMap;
+use std::io::{self, IsTerminal};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::arm::{ArmClient, ArmSettings};
-use crate::azure::{Action, AzureError, Kind, Plan, Stack};
-use crate::config::Config;
-use crate::credential::{Credential, CredentialKind};
-
-use super::{Error, Printer};
+use super::{CredentialArg, Error, Printer};
+use crate::azure::{self, Action, ArmClient, Event};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AzureArgs {
     /// Where the Entra ID token comes from.
-    #[arg(long, value_enum, default_value_t = CredentialKind::Auto, env = "OAI_LB_CREDENTIAL")]
-    pub credential: CredentialKind,
+    #[arg(long, value_enum, default_value_t = CredentialArg::Auto, env = "OAI_LB_CREDENTIAL")]
+    pub credential: CredentialArg,
     /// The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts.
     #[arg(long, env = "OAI_LB_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
 }
 
 impl AzureArgs {
-    pub fn client(&self) -> Result<ArmClient, Error> {
-        let settings = ArmSettings::from_env(self.arm_endpoint.as_deref()).map_err(|e| Error::usage(e.to_string()))?;
-        let credential = Credential::new(self.credential).map_err(|e| Error::failure(e.to_string()))?;
-        ArmClient::new(settings, credential).map_err(|e| Error::failure(e.to_string()))
+    pub fn connect(&self) -> Result<ArmClient, Error> {
+        Ok(azure::connect(self.arm_endpoint.as_deref(), self.credential.into(), super::settings::arm_tuning())?)
     }
 }
 
-/// The stack of a config that has `[azure]` and `[apim]`.
-pub fn stack(path: &Path, config: &Config) -> Result<Stack, Error> {
-    if config.azure.is_none() || config.apim.is_none() {
-        return Err(Error::usage(format!(
-            "{}: this command works on the deployed APIM, which needs the [azure] and [apim] sections (fix: add them, see `oai-lb init`)",
-            path.display()
-        )));
-    }
-    Stack::from_config(config).map_err(azure_error)
+/// The contract of every mutating command: `--what-if` shows the plan and writes nothing;
+/// otherwise it asks on a terminal, and off a terminal it needs `--yes`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    pub what_if: bool,
+    /// Go ahead without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
-/// The ARM id of the one resource of `kind` (the API policy, …) in the stack.
-pub fn resource_id(stack: &Stack, kind: Kind) -> &str {
-    stack
-        .resources
-        .iter()
-        .find(|r| r.kind == kind)
-        .map(|r| r.id())
-        .expect("the stack has one resource of each APIM kind")
-}
-
-pub fn azure_error(e: AzureError) -> Error {
-    match e {
-        AzureError::Config { .. } => Error::usage(e.to_string()),
-        AzureError::Arm { .. } => Error::failure(e.to_string()),
+impl ApplyArgs {
+    /// Goes ahead with `--yes`; asks `question` on a terminal; refuses (exit 2) without one.
+    /// `command` names what would change, e.g. `backends add changes oai-lb.toml`.
+    pub fn confirm(&self, command: &str, question: &str) -> Result<(), Error> {
+        if self.yes {
+            return Ok(());
+        }
+        if !io::stdin().is_terminal() {
+            return Err(Error::usage(format!("{command} and stdin is not a terminal"))
+                .fix("pass --yes to go ahead, or --what-if to only show the plan"));
+        }
+        let go = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .map_err(|e| Error::caused_by("cannot read the answer", e))?;
+        if go { Ok(()) } else { Err(Error::failure("cancelled; nothing was written")) }
     }
 }
 
@@ -69,27 +68,59 @@ pub fn describe(action: &Action) -> String {
     }
 }
 
-/// The state of the resource of `kind` called `label` in a plan.
-pub fn state(plan: &Plan, kind: Kind, label: &str) -> String {
-    plan.changes
-        .iter()
-        .find(|c| c.resource.kind == kind && c.resource.label == label)
-        .map_or_else(|| "unknown".into(), |c| describe(&c.action))
+/// The same for a resource the plan may not have.
+pub fn describe_or_unknown(action: Option<&Action>) -> String {
+    action.map_or_else(|| "unknown".into(), describe)
 }
 
-/// A spinner for one long-running ARM operation, on a terminal only; elsewhere (CI logs,
-/// `-q`, `--output json`) the label is written once as a note instead.
-pub fn spinner(printer: &Printer, label: &str) -> ProgressBar {
-    if printer.quiet || printer.json() || !std::io::stderr().is_terminal() {
-        printer.note(format!("{label}…"));
-        return ProgressBar::hidden();
+/// One spinner per running write, with elapsed time and the operation's state; hidden with
+/// `-q`, `--output json` and off a terminal, where with `notes` each label is written once
+/// instead (for CI logs).
+pub struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    notes: Option<Printer>,
+}
+
+impl Bars {
+    pub fn new(printer: &Printer, notes: bool) -> Bars {
+        let drawn = !printer.quiet && !printer.json();
+        let target = if drawn { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let notes = (notes && !io::stderr().is_terminal()).then(|| printer.clone());
+        Bars { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()), notes }
     }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(label.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+
+    pub fn event(&self, event: Event<'_>) {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Started { label } => {
+                if let Some(printer) = &self.notes {
+                    printer.note(format!("{label}…"));
+                }
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(label.to_string());
+                bar.set_message("writing");
+                bar.enable_steady_tick(Duration::from_millis(200));
+                bars.insert(label.to_string(), bar);
+            }
+            Event::State { label, state } => {
+                if let Some(bar) = bars.get(label) {
+                    bar.set_message(state.to_string());
+                }
+            }
+            Event::Done { label } => {
+                if let Some(bar) = bars.remove(label) {
+                    bar.finish_with_message("done");
+                }
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+    }
 }

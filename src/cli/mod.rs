@@ -13,6 +13,7 @@ mod output;
 pub mod policy;
 mod probe;
 mod serve;
+mod settings;
 mod simulate;
 mod status;
 
@@ -20,6 +21,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::credential::CredentialKind;
 
 pub use output::{Error, Printer};
 
@@ -46,6 +49,41 @@ pub struct GlobalArgs {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// `--credential`: where Entra ID tokens come from (see `crate::credential`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum CredentialArg {
+    /// Try every source below in order.
+    #[default]
+    Auto,
+    /// Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET.
+    ClientSecret,
+    /// Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC).
+    WorkloadIdentity,
+    /// Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN).
+    Pipelines,
+    /// Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a
+    /// user-assigned one).
+    ManagedIdentity,
+    /// `az login`.
+    Cli,
+    /// `azd auth login`.
+    Azd,
+}
+
+impl From<CredentialArg> for CredentialKind {
+    fn from(c: CredentialArg) -> Self {
+        match c {
+            CredentialArg::Auto => CredentialKind::Auto,
+            CredentialArg::ClientSecret => CredentialKind::ClientSecret,
+            CredentialArg::WorkloadIdentity => CredentialKind::WorkloadIdentity,
+            CredentialArg::Pipelines => CredentialKind::Pipelines,
+            CredentialArg::ManagedIdentity => CredentialKind::ManagedIdentity,
+            CredentialArg::Cli => CredentialKind::Cli,
+            CredentialArg::Azd => CredentialKind::Azd,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,9 +123,10 @@ pub enum Command {
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let printer = Printer::new(&cli.global);
-    // The demo draws a live table on the terminal: per-request log lines would tear it.
-    let quiet_by_default = matches!(cli.command, Command::Demo(_));
-    printer.init_logging(quiet_by_default);
+    // Commands print their results, not log lines; the servers keep their access log.
+    // (The demo draws a live table on the terminal: per-request lines would tear it.)
+    let access_log = matches!(cli.command, Command::Serve(_) | Command::Simulate(_));
+    printer.init_logging(access_log);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),
@@ -109,5 +148,5 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::caused_by("cannot start the async runtime", e))
 }

@@ -5,14 +5,13 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::azure::{self, AzureArgs};
+use super::azure::{ApplyArgs, AzureArgs, describe};
+use super::settings::{STACK_ENV, Settings};
 use super::{Error, GlobalArgs, Printer};
-use crate::arm::ArmClient;
-use crate::azure::{Kind, Stack};
-use crate::config::Config;
-use crate::policy;
+use crate::azure::named_values;
+use crate::config::EnvUse;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,9 +42,8 @@ pub struct SetArgs {
     /// Store it encrypted; it is never shown again.
     #[arg(long)]
     pub secret: bool,
-    /// Show what would change and write nothing.
-    #[arg(long)]
-    pub what_if: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     #[command(flatten)]
     pub azure: AzureArgs,
 }
@@ -59,9 +57,8 @@ pub struct ListArgs {
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
     pub name: String,
-    /// Show what would change and write nothing.
-    #[arg(long)]
-    pub what_if: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     #[command(flatten)]
     pub azure: AzureArgs,
 }
@@ -76,44 +73,18 @@ struct Row {
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let config = Config::load(&global.config)?;
-    let stack = azure::stack(&global.config, &config)?;
-    let runtime = super::runtime()?;
     match args.command {
-        NamedValuesCommand::Set(set) => runtime.block_on(set_value(&set.azure.client()?, &stack, set, printer)),
-        NamedValuesCommand::List(list_args) => runtime.block_on(list(&list_args.azure.client()?, &stack, printer)),
+        NamedValuesCommand::Set(set) => set_value(&Settings::load(global, EnvUse::default())?, set, printer),
+        NamedValuesCommand::List(list_args) => list(&Settings::load(global, STACK_ENV)?, list_args, printer),
         NamedValuesCommand::Remove(remove) => {
-            let rendered = super::policy::render(&global.config, &config, policy::configured_strategy(&config))?;
-            if policy::referenced_named_values(&rendered).contains(&remove.name) {
-                return Err(Error::usage(format!(
-                    "the policy uses {{{{{}}}}}, so APIM would reject it without this named value (fix: keep it, or change the config so the policy no longer needs it)",
-                    remove.name
-                )));
-            }
-            runtime.block_on(remove_value(&remove.azure.client()?, &stack, remove, printer))
+            remove_value(&Settings::load(global, EnvUse::default())?, remove, printer)
         }
     }
 }
 
-fn path(stack: &Stack, name: &str) -> String {
-    format!("{}/namedValues/{name}", stack.apim_id())
-}
-
-fn valid_name(name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 256
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!(
-            "`{name}` is not a valid named value name (fix: use letters, digits, '.', '-' and '_')"
-        )))
-    }
-}
-
-async fn set_value(client: &ArmClient, stack: &Stack, set: SetArgs, printer: &Printer) -> Result<ExitCode, Error> {
-    valid_name(&set.name)?;
+fn set_value(settings: &Settings, set: SetArgs, printer: &Printer) -> Result<ExitCode, Error> {
+    let stack = settings.stack()?;
+    named_values::check_name(&set.name)?;
     let value = match (&set.from_env, &set.value) {
         (Some(var), _) => std::env::var(var)
             .ok()
@@ -122,26 +93,18 @@ async fn set_value(client: &ArmClient, stack: &Stack, set: SetArgs, printer: &Pr
         (None, Some(value)) => value.clone(),
         (None, None) => return Err(Error::usage("no value given (fix: pass VALUE or --from-env VAR)")),
     };
-    let id = path(stack, &set.name);
-    let exists = client
-        .get_optional(&id, Kind::NamedValue.api_version())
-        .await
-        .map_err(|e| Error::failure(format!("cannot read named value {}: {e}", set.name)))?
-        .is_some();
+    let client = set.azure.connect()?;
+    let runtime = super::runtime()?;
+    let exists = runtime.block_on(named_values::exists(&client, &stack, &set.name))?;
     let verb = if exists { "replace" } else { "create" };
-    if set.what_if {
-        printer.line(format!(
-            "What-if: would {verb} named value {}{}.",
-            set.name,
-            if set.secret { " (secret)" } else { "" }
-        ))?;
+    let secret = if set.secret { " (secret)" } else { "" };
+    if set.apply.what_if {
+        printer.line(format!("What-if: would {verb} named value {}{secret}.", set.name))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let body = json!({"properties": {"displayName": set.name, "value": value, "secret": set.secret}});
-    client
-        .put_json(&id, Kind::NamedValue.api_version(), &body, None)
-        .await
-        .map_err(|e| Error::failure(format!("cannot {verb} named value {}: {e}", set.name)))?;
+    let what = format!("named-values set would {verb} named value {}", set.name);
+    set.apply.confirm(&what, &format!("{verb} named value {}{secret}?", set.name))?;
+    runtime.block_on(named_values::set(&client, &stack, &set.name, &value, set.secret))?;
     if printer.json() {
         printer.print_json(&json!({"name": set.name, "secret": set.secret, "created": !exists}))?;
     } else {
@@ -150,23 +113,13 @@ async fn set_value(client: &ArmClient, stack: &Stack, set: SetArgs, printer: &Pr
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(client: &ArmClient, stack: &Stack, printer: &Printer) -> Result<ExitCode, Error> {
-    let plan = crate::azure::plan(client, stack.clone()).await.map_err(azure::azure_error)?;
-    let rows: Vec<Row> = plan
-        .changes
-        .iter()
-        .filter(|c| c.resource.kind == Kind::NamedValue)
-        .map(|c| {
-            let name = c.resource.body().pointer("/properties/displayName").and_then(Value::as_str).unwrap_or_default();
-            let secret = c.resource.secret;
-            let value = match (&c.current, secret) {
-                (Some(current), false) => {
-                    current.pointer("/properties/value").and_then(Value::as_str).map(str::to_string)
-                }
-                _ => None,
-            };
-            Row { name: name.to_string(), secret, value, state: azure::describe(&c.action) }
-        })
+fn list(settings: &Settings, args: ListArgs, printer: &Printer) -> Result<ExitCode, Error> {
+    let stack = settings.stack()?;
+    let client = args.azure.connect()?;
+    let deployed = super::runtime()?.block_on(named_values::list(&client, &stack))?;
+    let rows: Vec<Row> = deployed
+        .into_iter()
+        .map(|d| Row { name: d.name, secret: d.secret, value: d.value, state: describe(&d.action) })
         .collect();
     if printer.json() {
         printer.print_json(&rows)?;
@@ -196,33 +149,22 @@ fn shorten(value: &str) -> String {
     }
 }
 
-async fn remove_value(
-    client: &ArmClient,
-    stack: &Stack,
-    remove: RemoveArgs,
-    printer: &Printer,
-) -> Result<ExitCode, Error> {
-    valid_name(&remove.name)?;
-    let id = path(stack, &remove.name);
-    let exists = client
-        .get_optional(&id, Kind::NamedValue.api_version())
-        .await
-        .map_err(|e| Error::failure(format!("cannot read named value {}: {e}", remove.name)))?
-        .is_some();
-    if !exists {
-        return Err(Error::usage(format!(
-            "there is no named value {} (fix: check `oai-lb named-values list`)",
-            remove.name
-        )));
+fn remove_value(settings: &Settings, remove: RemoveArgs, printer: &Printer) -> Result<ExitCode, Error> {
+    let stack = settings.stack()?;
+    named_values::check_unused(&settings.config, &remove.name)?;
+    named_values::check_name(&remove.name)?;
+    let client = remove.azure.connect()?;
+    let runtime = super::runtime()?;
+    if !runtime.block_on(named_values::exists(&client, &stack, &remove.name))? {
+        return Err(named_values::missing(&remove.name).into());
     }
-    if remove.what_if {
+    if remove.apply.what_if {
         printer.line(format!("What-if: would delete named value {}.", remove.name))?;
         return Ok(ExitCode::SUCCESS);
     }
-    client
-        .delete(&id, Kind::NamedValue.api_version(), None)
-        .await
-        .map_err(|e| Error::failure(format!("cannot delete named value {}: {e}", remove.name)))?;
+    let what = format!("named-values remove would delete named value {}", remove.name);
+    remove.apply.confirm(&what, &format!("Delete named value {}?", remove.name))?;
+    runtime.block_on(named_values::remove(&client, &stack, &remove.name))?;
     printer.note(format!("Deleted named value {}.", remove.name));
     Ok(ExitCode::SUCCESS)
 }

@@ -6,27 +6,58 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use super::{GlobalArgs, OutputFormat};
+use crate::azure::AzureError;
 use crate::config::ConfigError;
+use crate::config::edit::WriteError;
 
-/// A command's failure, printed as one line by `main`.
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A command's failure: what failed, the typed error that caused it (with its own source
+/// chain), an optional fix, and the exit code. `main` prints it as one line with
+/// [`Error::line`]: `what: cause: its cause (fix: …)`.
 #[derive(Debug)]
 pub struct Error {
     code: u8,
-    message: String,
+    message: Option<String>,
+    source: Option<Cause>,
+    fix: Option<String>,
+    broken_pipe: bool,
 }
 
 impl Error {
+    fn new(code: u8, message: Option<String>, source: Option<Cause>) -> Self {
+        Error { code, message, source, fix: None, broken_pipe: false }
+    }
     /// Exit 1: the operation failed (network, Azure, a backend).
     pub fn failure(message: impl Into<String>) -> Self {
-        Error { code: 1, message: message.into() }
+        Error::new(1, Some(message.into()), None)
     }
     /// Exit 2: the command line or the config is wrong.
     pub fn usage(message: impl Into<String>) -> Self {
-        Error { code: 2, message: message.into() }
+        Error::new(2, Some(message.into()), None)
     }
     /// Exit 3: drift between the config and what is deployed.
     pub fn drift(message: impl Into<String>) -> Self {
-        Error { code: 3, message: message.into() }
+        Error::new(3, Some(message.into()), None)
+    }
+    /// The reader of stdout went away (`oai-lb … | head`): a normal end, exit 0.
+    pub fn broken_pipe() -> Self {
+        Error { broken_pipe: true, ..Error::new(0, None, None) }
+    }
+    /// `message` as context before the typed `source`: exit 1, or 2 when the source is an
+    /// Azure usage error (a bad input or config).
+    pub fn caused_by(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        let source = source.into();
+        let usage = source.downcast_ref::<AzureError>().is_some_and(AzureError::is_usage);
+        Error::new(if usage { 2 } else { 1 }, Some(message.into()), Some(source))
+    }
+    /// Adds the hint printed at the end of the line.
+    pub fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+    pub fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
     }
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.code)
@@ -34,11 +65,26 @@ impl Error {
     pub fn code(&self) -> u8 {
         self.code
     }
+
+    /// The message, then every cause in the source chain, joined with `: `, then the fix.
+    pub fn line(&self) -> String {
+        let mut parts: Vec<String> = self.message.iter().cloned().collect();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = self.source.as_deref().map(|c| c as _);
+        while let Some(c) = cause {
+            parts.push(c.to_string());
+            cause = c.source();
+        }
+        let mut line = parts.join(": ");
+        if let Some(fix) = &self.fix {
+            line.push_str(&format!(" (fix: {fix})"));
+        }
+        line.replace('\n', " ")
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.line())
     }
 }
 
@@ -50,21 +96,16 @@ impl From<ConfigError> for Error {
     }
 }
 
-/// The confirmation rule of every mutating command: `--yes` goes ahead; otherwise ask on
-/// a terminal, and never prompt without one (scripts must say `--yes`).
-pub fn confirm(yes: bool, prompt: &str, without_terminal: &str, cancelled: &str) -> Result<(), Error> {
-    if yes {
-        return Ok(());
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        Error::new(1, Some(e.to_string()), Some(Box::new(e.source)))
     }
-    if !io::IsTerminal::is_terminal(&io::stdin()) {
-        return Err(Error::usage(without_terminal));
+}
+
+impl From<AzureError> for Error {
+    fn from(e: AzureError) -> Self {
+        Error::new(if e.is_usage() { 2 } else { 1 }, None, Some(Box::new(e)))
     }
-    let go = dialoguer::Confirm::new()
-        .with_prompt(prompt)
-        .default(false)
-        .interact()
-        .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
-    if go { Ok(()) } else { Err(Error::failure(cancelled)) }
 }
 
 /// Where command output goes. The core returns values; only this prints them.
@@ -84,13 +125,13 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Logs go to stderr; `RUST_LOG` wins over -v/-q. `quiet_by_default` drops the
-    /// per-request info lines unless -v asks for them.
-    pub fn init_logging(&self, quiet_by_default: bool) {
+    /// Logs go to stderr at `warn` unless -v asks for more; `RUST_LOG` wins over -v/-q.
+    /// `access_log` (the servers) keeps oai-lb's own info lines, the per-request log.
+    pub fn init_logging(&self, access_log: bool) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
-            (false, 0) if quiet_by_default => "warn",
-            (false, 0) => "warn,oai_lb=info",
+            (false, 0) if access_log => "warn,oai_lb=info",
+            (false, 0) => "warn",
             (false, 1) => "info",
             (false, 2) => "debug",
             _ => "trace",
@@ -112,8 +153,7 @@ impl Printer {
 
     /// Prints a value as pretty JSON.
     pub fn print_json(&self, value: &impl serde::Serialize) -> Result<(), Error> {
-        let text =
-            serde_json::to_string_pretty(value).map_err(|e| Error::failure(format!("cannot encode JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| Error::caused_by("cannot encode JSON", e))?;
         write_stdout(format_args!("{text}\n"))
     }
 
@@ -129,7 +169,36 @@ fn write_stdout(args: fmt::Arguments<'_>) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     match out.write_fmt(args).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::failure(format!("cannot write output: {e}"))),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Error::broken_pipe()),
+        Err(e) => Err(Error::caused_by("cannot write output", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[test]
+    fn the_line_keeps_every_cause_and_the_fix() {
+        let e = Error::caused_by("cannot push the policy", Outer(Inner)).fix("run `oai-lb deploy`");
+        assert_eq!(e.line(), "cannot push the policy: outer: inner (fix: run `oai-lb deploy`)");
+        assert_eq!(e.code(), 1);
+        let usage = Error::from(AzureError::Config { problem: "p".into(), fix: "f".into() });
+        assert_eq!((usage.code(), usage.line().as_str()), (2, "p (fix: f)"));
+    }
+
+    #[test]
+    fn a_broken_pipe_is_a_quiet_success() {
+        let e = Error::broken_pipe();
+        assert!(e.is_broken_pipe());
+        assert_eq!(e.code(), 0);
     }
 }

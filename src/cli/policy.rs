@@ -1,19 +1,17 @@
 //! `oai-lb policy render | diff | push | show`: the APIM policy rendered from the config,
 //! compared with and pushed to the deployed API.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use serde_json::Value;
-
-use super::azure::{self, AzureArgs};
+use super::azure::{ApplyArgs, AzureArgs};
+use super::settings::Settings;
 use super::{Error, GlobalArgs, Printer};
-use crate::arm::ArmClient;
-use crate::azure::Kind;
-use crate::config::{Config, Strategy};
+use crate::azure::{self, ArmClient, Stack};
+use crate::config::{EnvUse, Strategy};
 use crate::policy::{self, NamedValue};
 
 #[derive(Debug, clap::Args)]
@@ -45,9 +43,8 @@ pub struct RemoteArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
-    /// Show what would change and write nothing.
-    #[arg(long)]
-    pub what_if: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
@@ -81,114 +78,84 @@ impl From<StrategyArg> for Strategy {
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+    // The policy names backend keys but never reads them: no variable is checked.
+    let settings = Settings::load(global, EnvUse::default())?;
     match args.command {
-        PolicyCommand::Render(render) => run_render(global, render, printer),
+        PolicyCommand::Render(render) => run_render(&settings, render, printer),
         PolicyCommand::Diff(remote) => {
-            let target = Target::new(global, &remote)?;
-            super::runtime()?.block_on(target.diff(printer))
+            let target = Target::new(&settings, &remote)?;
+            let drift =
+                super::runtime()?.block_on(azure::policy::diff(&target.client, &target.stack, &target.rendered))?;
+            if printer.json() {
+                printer.print_json(&serde_json::json!({"drift": drift.is_some(), "diff": drift}))?;
+            } else if let Some(diff) = &drift {
+                printer.line(diff.trim_end())?;
+            } else {
+                printer.line("The deployed policy matches the config.")?;
+            }
+            match drift {
+                Some(_) => Err(Error::drift("the deployed policy differs from the config").fix("`oai-lb policy push`")),
+                None => Ok(ExitCode::SUCCESS),
+            }
         }
-        PolicyCommand::Push(push) => {
-            let target = Target::new(global, &push.remote)?;
-            super::runtime()?.block_on(target.push(push.what_if, printer))
-        }
+        PolicyCommand::Push(push) => push_policy(&settings, push, printer),
         PolicyCommand::Show(remote) => {
-            let target = Target::new(global, &remote)?;
-            super::runtime()?.block_on(target.show(printer))
+            let target = Target::new(&settings, &remote)?;
+            let deployed = super::runtime()?.block_on(azure::policy::show(&target.client, &target.stack))?;
+            let deployed = deployed.ok_or_else(|| {
+                Error::failure("the API has no policy deployed").fix("`oai-lb deploy` or `oai-lb policy push`")
+            })?;
+            if printer.json() {
+                printer.print_json(&serde_json::json!({"policy": deployed}))?;
+            } else {
+                printer.line(deployed.trim_end())?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// The deployed API policy and the rendered one it should equal.
+/// The deployed API and the rendered policy it should have.
 struct Target {
     client: ArmClient,
-    id: String,
+    stack: Stack,
     rendered: String,
 }
 
 impl Target {
-    fn new(global: &GlobalArgs, remote: &RemoteArgs) -> Result<Target, Error> {
-        let config = Config::load(&global.config)?;
-        let strategy = remote.strategy.map_or_else(|| policy::configured_strategy(&config), Strategy::from);
-        let rendered = render(&global.config, &config, strategy)?;
-        let stack = azure::stack(&global.config, &config)?;
-        let id = azure::resource_id(&stack, Kind::ApiPolicy).to_string();
-        Ok(Target { client: remote.azure.client()?, id, rendered })
+    fn new(settings: &Settings, remote: &RemoteArgs) -> Result<Target, Error> {
+        let rendered = render(settings, remote.strategy)?;
+        let stack = settings.stack()?;
+        Ok(Target { client: remote.azure.connect()?, stack, rendered })
     }
+}
 
-    /// The deployed document, `None` when the API has no policy (or does not exist).
-    async fn deployed(&self) -> Result<Option<String>, Error> {
-        let current = self
-            .client
-            .get_optional(&self.id, Kind::ApiPolicy.api_version())
-            .await
-            .map_err(|e| Error::failure(format!("cannot read the deployed policy: {e}")))?;
-        Ok(current.and_then(|v| v.pointer("/properties/value").and_then(Value::as_str).map(str::to_string)))
-    }
-
-    /// The drift as a unified diff; a missing policy differs from everything.
-    async fn drift(&self) -> Result<Option<String>, Error> {
-        match self.deployed().await? {
-            None => Ok(Some(format!("--- deployed (none)\n+++ rendered\n{}", self.rendered))),
-            Some(deployed) => policy::diff(&deployed, &self.rendered)
-                .map_err(|e| Error::failure(format!("cannot compare with the deployed policy: {e}"))),
-        }
-    }
-
-    async fn diff(&self, printer: &Printer) -> Result<ExitCode, Error> {
-        let drift = self.drift().await?;
-        if printer.json() {
-            printer.print_json(&serde_json::json!({"drift": drift.is_some(), "diff": drift}))?;
-        } else if let Some(diff) = &drift {
-            printer.line(diff.trim_end())?;
-        } else {
-            printer.line("The deployed policy matches the config.")?;
-        }
-        match drift {
-            Some(_) => Err(Error::drift("the deployed policy differs from the config (fix: `oai-lb policy push`)")),
-            None => Ok(ExitCode::SUCCESS),
-        }
-    }
-
-    async fn push(&self, what_if: bool, printer: &Printer) -> Result<ExitCode, Error> {
-        let Some(diff) = self.drift().await? else {
-            printer.note("The deployed policy already matches the config; nothing to push.");
-            return self.report(printer, false, false);
-        };
-        if !printer.json() {
-            printer.line(diff.trim_end())?;
-        }
-        if what_if {
-            printer.note("What-if: the policy above would be pushed; nothing was written.");
-            return self.report(printer, true, false);
-        }
-        let body = serde_json::json!({"properties": {"format": policy::POLICY_FORMAT, "value": self.rendered}});
-        self.client.put_json(&self.id, Kind::ApiPolicy.api_version(), &body, None).await.map_err(|e| {
-            Error::failure(format!(
-                "cannot push the policy: {e} (fix: run `oai-lb deploy` first if a named value or backend is missing)"
-            ))
-        })?;
-        printer.note("Pushed the policy.");
-        self.report(printer, true, true)
-    }
-
-    fn report(&self, printer: &Printer, changed: bool, pushed: bool) -> Result<ExitCode, Error> {
+fn push_policy(settings: &Settings, push: PushArgs, printer: &Printer) -> Result<ExitCode, Error> {
+    let target = Target::new(settings, &push.remote)?;
+    let runtime = super::runtime()?;
+    let report = |changed: bool, pushed: bool| -> Result<ExitCode, Error> {
         if printer.json() {
             printer.print_json(&serde_json::json!({"changed": changed, "pushed": pushed}))?;
         }
         Ok(ExitCode::SUCCESS)
+    };
+    let Some(diff) = runtime.block_on(azure::policy::diff(&target.client, &target.stack, &target.rendered))? else {
+        printer.note("The deployed policy already matches the config; nothing to push.");
+        return report(false, false);
+    };
+    if !printer.json() {
+        printer.line(diff.trim_end())?;
     }
-
-    async fn show(&self, printer: &Printer) -> Result<ExitCode, Error> {
-        let deployed = self.deployed().await?.ok_or_else(|| {
-            Error::failure("the API has no policy deployed (fix: `oai-lb deploy` or `oai-lb policy push`)")
-        })?;
-        if printer.json() {
-            printer.print_json(&serde_json::json!({"policy": deployed}))?;
-        } else {
-            printer.line(deployed.trim_end())?;
-        }
-        Ok(ExitCode::SUCCESS)
+    if push.apply.what_if {
+        printer.note("What-if: the policy above would be pushed; nothing was written.");
+        return report(true, false);
     }
+    push.apply.confirm("policy push would replace the deployed policy", "Push this policy?")?;
+    runtime
+        .block_on(azure::policy::push(&target.client, &target.stack, &target.rendered))
+        .map_err(|e| Error::from(e).fix("run `oai-lb deploy` first if a named value or backend is missing"))?;
+    printer.note("Pushed the policy.");
+    report(true, true)
 }
 
 /// The JSON form: the document plus what it needs deployed beside it.
@@ -200,22 +167,22 @@ struct Rendered<'a> {
     named_values: Vec<NamedValue>,
 }
 
-fn run_render(global: &GlobalArgs, args: RenderArgs, printer: &Printer) -> Result<ExitCode, Error> {
-    let config = Config::load(&global.config)?;
-    let strategy = args.strategy.map_or_else(|| policy::configured_strategy(&config), Strategy::from);
-    let xml = render(&global.config, &config, strategy)?;
+fn run_render(settings: &Settings, args: RenderArgs, printer: &Printer) -> Result<ExitCode, Error> {
+    let strategy = args.strategy.map_or_else(|| policy::configured_strategy(&settings.config), Strategy::from);
+    let xml = render(settings, args.strategy)?;
     if let Some(out) = &args.out {
-        std::fs::write(out, &xml)
-            .map_err(|e| Error::failure(format!("cannot write {}: {e} (check the directory exists)", out.display())))?;
+        std::fs::write(out, &xml).map_err(|e| {
+            Error::caused_by(format!("cannot write {}", out.display()), e).fix("check the directory exists")
+        })?;
         printer.note(format!("wrote {} ({} bytes)", out.display(), xml.len()));
         return Ok(ExitCode::SUCCESS);
     }
     if printer.json() {
         printer.print_json(&Rendered {
-            strategy: strategy_name(strategy),
+            strategy: strategy.as_str(),
             format: policy::POLICY_FORMAT,
             policy: &xml,
-            named_values: policy::required_named_values(&config, strategy),
+            named_values: policy::required_named_values(&settings.config, strategy),
         })?;
     } else {
         printer.line(xml.trim_end())?;
@@ -223,22 +190,10 @@ fn run_render(global: &GlobalArgs, args: RenderArgs, printer: &Printer) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// The config's spelling of a strategy.
-pub(crate) fn strategy_name(strategy: Strategy) -> &'static str {
-    match strategy {
-        Strategy::Policy => "policy",
-        Strategy::Pool => "pool",
-    }
-}
-
-/// Renders, turning a config that cannot make a policy into a usage error naming the file.
-pub(crate) fn render(path: &Path, config: &Config, strategy: Strategy) -> Result<String, Error> {
-    policy::render(config, strategy).map_err(|e| {
-        let fix = match e {
-            policy::PolicyError::NoBackends => "add a [[backends]] table or run `oai-lb backends add`",
-            policy::PolicyError::BackendListTooLong { .. } => "or use --strategy pool",
-            policy::PolicyError::Malformed(_) => "report this as a bug: the renderer wrote invalid XML",
-        };
-        Error::usage(format!("{}: {e} (fix: {fix})", path.display()))
-    })
+/// The policy for `--strategy` (else the config's); a config that cannot make one is a
+/// usage error naming the file.
+fn render(settings: &Settings, strategy: Option<StrategyArg>) -> Result<String, Error> {
+    let strategy = strategy.map_or_else(|| policy::configured_strategy(&settings.config), Strategy::from);
+    azure::policy::render(&settings.config, strategy)
+        .map_err(|e| Error::caused_by(settings.path.display().to_string(), e))
 }

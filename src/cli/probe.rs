@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::simulate::parse_duration;
 use super::{Error, GlobalArgs, Printer};
-use crate::credential::{Credential, CredentialKind};
+use crate::credential::Credential;
 use crate::probe::balancer::{self, LbBackend};
 use crate::probe::stats::{Stats, Summary};
 use crate::probe::view::{self, Snapshot};
@@ -52,7 +52,7 @@ pub struct Args {
     api_key_env: Option<String>,
     /// Send an Entra ID token from this credential source when no key is given.
     #[arg(long, value_enum, value_name = "KIND")]
-    credential: Option<CredentialKind>,
+    credential: Option<super::CredentialArg>,
     /// Exit 1 when the client-visible error rate (0..=1) is above this.
     #[arg(long, default_value_t = 1.0)]
     max_error_rate: f64,
@@ -113,12 +113,11 @@ pub(super) async fn print_summary(probe: &Probe, summary: &Summary, printer: &Pr
 
 async fn resolve_auth(args: &Args) -> Result<Auth, Error> {
     if let Some(var) = &args.api_key_env {
-        let key = std::env::var(var)
-            .map_err(|_| Error::usage(format!("--api-key-env {var}: the variable is not set; export it first")))?;
-        return Ok(Auth::ApiKey(key));
+        let not_set = |_| Error::usage(format!("--api-key-env {var}: the variable is not set; export it first"));
+        return Ok(Auth::ApiKey(std::env::var(var).map_err(not_set)?));
     }
     let Some(kind) = args.credential else { return Ok(Auth::None) };
-    let credential = Credential::new(kind).map_err(|e| Error::failure(e.to_string()))?;
+    let credential = Credential::new(kind.into()).map_err(|e| Error::failure(e.to_string()))?;
     let token = credential.token(COGNITIVE_SCOPE).await.map_err(|e| Error::failure(e.to_string()))?;
     Ok(Auth::Bearer(token.token.secret().to_string()))
 }

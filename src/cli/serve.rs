@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use super::{Error, GlobalArgs, Printer};
-use crate::config::Config;
-use crate::credential::CredentialKind;
+use super::settings::Settings;
+use super::{CredentialArg, Error, GlobalArgs, Printer};
+use crate::config::EnvUse;
 use crate::proxy::{ProxyError, ServeOptions, Server};
 
 #[derive(Debug, clap::Args)]
@@ -21,17 +21,20 @@ pub struct Args {
     pub workers: Option<u16>,
     /// Where Entra tokens for `auth = "entra"` backends come from.
     #[arg(long, value_enum, default_value_t, env = "OAI_LB_CREDENTIAL")]
-    pub credential: CredentialKind,
+    pub credential: CredentialArg,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let config = Config::load(&global.config)?;
+    // The balancer reads every secret the config names: the backend keys, the client keys
+    // and the Redis password.
+    let uses = EnvUse { backend_keys: true, balancer_secrets: true };
+    let Settings { config, .. } = Settings::load(global, uses)?.with_listen(args.listen);
     let options = ServeOptions {
-        listen: args.listen,
+        listen: Some(config.listen_addr()),
         allow_unauthenticated: args.allow_unauthenticated,
         config_path: Some(global.config.clone()),
         workers: args.workers.map(usize::from),
-        credential: args.credential,
+        credential: args.credential.into(),
         secrets: crate::proxy::Secrets::from_env(),
         ..ServeOptions::default()
     };

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::azure::{self, AzureArgs};
+use super::azure::{AzureArgs, describe, describe_or_unknown};
+use super::settings::{STACK_ENV, Settings};
 use super::{Error, GlobalArgs, Printer};
-use crate::azure::{Action, Kind, Plan};
-use crate::config::Config;
+use crate::azure::{self, Action};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,6 +19,7 @@ pub struct Args {
     pub azure: AzureArgs,
 }
 
+/// The stable JSON form.
 #[derive(Debug, Serialize)]
 struct Status {
     gateway_url: Option<String>,
@@ -44,43 +45,31 @@ struct Drift {
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let config = Config::load(&global.config)?;
-    let stack = azure::stack(&global.config, &config)?;
-    let client = args.azure.client()?;
-    let plan = super::runtime()?.block_on(crate::azure::plan(&client, stack.clone())).map_err(azure::azure_error)?;
-    let backends = stack
-        .backends
-        .iter()
-        .map(|b| BackendStatus {
-            name: b.name.clone(),
-            priority: b.priority,
-            weight: b.weight,
-            deployed: azure::state(&plan, Kind::Backend, &format!("backend {}", b.name)),
-        })
-        .collect();
-    let policy_label =
-        plan.changes.iter().find(|c| c.resource.kind == Kind::ApiPolicy).map(|c| c.resource.label.clone());
+    let settings = Settings::load(global, STACK_ENV)?;
+    let stack = settings.stack()?;
+    let client = args.azure.connect()?;
+    let found = super::runtime()?.block_on(azure::status(&client, &stack))?;
     let status = Status {
-        gateway_url: plan.outputs.gateway_url.as_deref().map(|g| stack.api_url(g)),
-        backends,
-        policy: policy_label.map_or_else(|| "unknown".into(), |l| azure::state(&plan, Kind::ApiPolicy, &l)),
-        drift: drift(&plan),
+        gateway_url: found.gateway_url,
+        backends: found
+            .backends
+            .into_iter()
+            .map(|b| BackendStatus {
+                name: b.name,
+                priority: b.priority,
+                weight: b.weight,
+                deployed: describe_or_unknown(b.action.as_ref()),
+            })
+            .collect(),
+        policy: describe_or_unknown(found.policy.as_ref()),
+        drift: found.drift.into_iter().map(|(resource, action)| Drift { resource, action }).collect(),
     };
     print(printer, &status)?;
     match (args.check, status.drift.len()) {
-        (true, n) if n > 0 => Err(Error::drift(format!(
-            "{n} resource(s) differ from the config (fix: `oai-lb deploy`, or `oai-lb policy diff` for the policy)"
-        ))),
+        (true, n) if n > 0 => Err(Error::drift(format!("{n} resource(s) differ from the config"))
+            .fix("`oai-lb deploy`, or `oai-lb policy diff` for the policy")),
         _ => Ok(ExitCode::SUCCESS),
     }
-}
-
-fn drift(plan: &Plan) -> Vec<Drift> {
-    plan.changes
-        .iter()
-        .filter(|c| c.action != Action::Unchanged)
-        .map(|c| Drift { resource: c.resource.label.clone(), action: c.action.clone() })
-        .collect()
 }
 
 fn print(printer: &Printer, status: &Status) -> Result<(), Error> {
@@ -101,7 +90,7 @@ fn print(printer: &Printer, status: &Status) -> Result<(), Error> {
     } else {
         printer.line(format!("Drift: {} resource(s) differ from the config:", status.drift.len()))?;
         for d in &status.drift {
-            printer.line(format!("  {}: {}", d.resource, azure::describe(&d.action)))?;
+            printer.line(format!("  {}: {}", d.resource, describe(&d.action)))?;
         }
     }
     Ok(())

@@ -24,8 +24,7 @@ pub use named_values::{
     backends_named_value, referenced_named_values, required_named_values,
 };
 
-/// The APIM backend of type `Pool` the pool strategy sends to.
-pub const POOL_BACKEND_ID: &str = "oai-lb-pool";
+pub use crate::names::POOL_BACKEND_ID;
 /// The `format` of the API policy resource for a rendered document.
 pub const POLICY_FORMAT: &str = "xml";
 /// The resource APIM's managed identity asks tokens for when calling Azure OpenAI.
@@ -44,10 +43,10 @@ pub enum PolicyError {
     Malformed(String),
 }
 
-/// One backend as the policy sees it, in the order `deploy` creates them: the `[[openai]]`
-/// accounts, then the `[[backends]]`. `id` is the APIM backend resource name.
+/// One entry of the backend list the smart policy reads, in the order of [`Config::gateway_backends`]. `id` is
+/// the APIM backend resource name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Backend {
+pub struct ListedBackend {
     pub id: String,
     pub priority: u32,
     pub weight: u32,
@@ -58,22 +57,18 @@ pub struct Backend {
 
 /// The backends of a config. Accounts created by `deploy` are called with APIM's managed
 /// identity (their role assignment), so their auth is `entra`.
-pub fn backends(config: &Config) -> Vec<Backend> {
-    let configured = config.backends.iter().map(|b| Backend {
-        id: b.name.clone(),
-        priority: b.priority,
-        weight: b.weight,
-        auth: b.auth,
-        deployments: b.deployments.clone(),
-    });
-    let accounts = config.openai.iter().map(|a| Backend {
-        id: a.name.clone(),
-        priority: a.priority,
-        weight: a.weight,
-        auth: BackendAuth::Entra,
-        deployments: a.deployments.iter().map(|d| d.name.clone()).collect(),
-    });
-    accounts.chain(configured).collect()
+pub fn backends(config: &Config) -> Vec<ListedBackend> {
+    config
+        .gateway_backends()
+        .into_iter()
+        .map(|b| ListedBackend {
+            id: b.name,
+            priority: b.priority,
+            weight: b.weight,
+            auth: b.auth,
+            deployments: b.deployments,
+        })
+        .collect()
 }
 
 /// The strategy `[apim] strategy` names (the smart policy when there is no `[apim]`).

@@ -8,27 +8,16 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Backend, Options};
+use super::{ListedBackend, Options};
 use crate::config::{BackendAuth, Config, Strategy};
 
-/// The JSON backend list read by the smart policy.
-pub const BACKENDS_NAMED_VALUE: &str = "oai-lb-backends";
-/// The client id of the user-assigned identity APIM uses to call Entra-authenticated backends.
-pub const IDENTITY_CLIENT_ID_NAMED_VALUE: &str = "oai-lb-identity-client-id";
-/// The Entra tenant whose tokens clients present (with `[apim.client_auth]`).
-pub const TENANT_ID_NAMED_VALUE: &str = "oai-lb-tenant-id";
-/// The audience client tokens must carry.
-pub const CLIENT_AUDIENCE_NAMED_VALUE: &str = "oai-lb-client-audience";
-/// The one client application allowed to call.
-pub const CLIENT_APP_ID_NAMED_VALUE: &str = "oai-lb-client-app-id";
+pub use crate::names::{
+    BACKENDS_NAMED_VALUE, CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE,
+    TENANT_ID_NAMED_VALUE, backend_key_named_value,
+};
+
 /// APIM refuses named values longer than this.
 pub const MAX_NAMED_VALUE_LEN: usize = 4096;
-
-/// The secret named value holding an `api-key` backend's key; the APIM backend resource
-/// sends it as the `api-key` header (`credentials.header`).
-pub fn backend_key_named_value(backend: &str) -> String {
-    format!("oai-lb-key-{backend}")
-}
 
 /// A named value `deploy` must create. Its `name` is both the resource name and the
 /// display name, which is what `{{…}}` references resolve.
@@ -112,11 +101,11 @@ pub fn referenced_named_values(xml: &str) -> Vec<String> {
 
 /// `{"hash":"…","backends":[…]}`; `'`, `<`, `>` and `&` are written as `\u00XX` so the
 /// value is safe inside the single-quoted attribute that reads it.
-pub(crate) fn backends_json(backends: &[Backend]) -> String {
+pub(crate) fn backends_json(backends: &[ListedBackend]) -> String {
     #[derive(Serialize)]
     struct List<'a> {
         hash: String,
-        backends: &'a [Backend],
+        backends: &'a [ListedBackend],
     }
     let list = serde_json::to_string(backends).expect("plain data serializes");
     let hash = hex_prefix(&Sha256::digest(list.as_bytes()));
@@ -140,7 +129,7 @@ mod tests {
 
     #[test]
     fn backend_list_hash_changes_with_the_list() {
-        let a = Backend { id: "a".into(), priority: 1, weight: 1, auth: BackendAuth::None, deployments: vec![] };
+        let a = ListedBackend { id: "a".into(), priority: 1, weight: 1, auth: BackendAuth::None, deployments: vec![] };
         let mut b = a.clone();
         b.priority = 2;
         let one = backends_json(std::slice::from_ref(&a));
@@ -153,7 +142,7 @@ mod tests {
 
     #[test]
     fn attribute_breaking_characters_are_json_escaped() {
-        let odd = Backend {
+        let odd = ListedBackend {
             id: "x".into(),
             priority: 1,
             weight: 1,

@@ -1,0 +1,78 @@
+//! The edit's plan, the confirmation, the file write and the APIM converge.
+
+use std::process::ExitCode;
+
+use super::SyncArgs;
+use crate::azure::{self, Event, Stack};
+use crate::cli::azure::Bars;
+use crate::cli::settings::{STACK_ENV, Settings};
+use crate::cli::{Error, GlobalArgs, Printer};
+use crate::config::edit::{self, Edited};
+
+/// Shows the plan (the file edit and the APIM changes), asks (or needs `--yes`), writes
+/// the file, then converges APIM unless `--local-only` or the config has no APIM.
+pub(super) fn apply(
+    global: &GlobalArgs,
+    edited: Edited,
+    (verb, what): (&str, String),
+    removed: Option<&str>,
+    sync: &SyncArgs,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
+    let path = &global.config;
+    let settings = Settings { path: path.clone(), config: edited.config };
+    // The edited config's backend keys are checked even for a local edit: a backend whose
+    // key variable is unset would not serve (nor deploy).
+    settings.config.check_env(path, STACK_ENV)?;
+    let deployed = !sync.local_only && settings.has_apim();
+    let apim = if deployed {
+        let stack: Stack = settings.stack()?;
+        let client = sync.azure.connect()?;
+        // Plan before writing the file: a config that cannot be planned is not written.
+        let change = crate::cli::runtime()?.block_on(azure::backends::plan(&client, &stack, removed))?;
+        Some((client, change))
+    } else {
+        None
+    };
+    let changes = apim.as_ref().map(|(_, change)| change.labels()).unwrap_or_default();
+    if sync.apply.what_if {
+        if printer.json() {
+            printer.print_json(&serde_json::json!({"what_if": true, "config": what, "apim": changes}))?;
+        } else {
+            printer.line(format!("What-if: would have {what} in {}.", path.display()))?;
+            for label in &changes {
+                printer.line(format!("  APIM: would write {label}"))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = if deployed { format!("{} and APIM", path.display()) } else { path.display().to_string() };
+    printer.note(format!("Plan: backends {verb} in {}.", path.display()));
+    for label in &changes {
+        printer.note(format!("  APIM: will write {label}"));
+    }
+    sync.apply.confirm(&format!("backends {verb} changes {target}"), &format!("Apply to {target}?"))?;
+    edit::write_atomically(path, &edited.text)?;
+    let Some((client, change)) = apim else {
+        printer
+            .note(format!("{what} in {}; APIM is left as it is (run `oai-lb deploy` to update it).", path.display()));
+        return report(printer, &what, &[]);
+    };
+    let bars = Bars::new(printer, true);
+    let observer = |event: Event<'_>| bars.event(event);
+    let applied = crate::cli::runtime()?.block_on(azure::backends::apply(&client, change, &observer));
+    bars.clear();
+    applied.map_err(|e| {
+        Error::caused_by(format!("{what} in {}, but APIM was not fully updated", path.display()), e)
+            .fix("run `oai-lb deploy`")
+    })?;
+    printer.note(format!("{what} in {}; APIM: {} change(s) applied.", path.display(), changes.len()));
+    report(printer, &what, &changes)
+}
+
+fn report(printer: &Printer, what: &str, apim: &[String]) -> Result<ExitCode, Error> {
+    if printer.json() {
+        printer.print_json(&serde_json::json!({"what_if": false, "config": what, "apim": apim}))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,77 @@
+//! One resolved settings value per command: the config file (read here and only here),
+//! the flags and the `OAI_LB_*` variables, merged before the command runs. A command names
+//! the environment variables it uses ([`EnvUse`]); no other is checked.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{Error, GlobalArgs};
+use crate::azure::{BackendKeys, Stack, Tuning};
+use crate::config::{BackendAuth, Config, EnvUse};
+
+/// The config of one command, loaded and checked for what the command uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub path: PathBuf,
+    pub config: Config,
+}
+
+impl Settings {
+    /// Reads `--config` (the one `Config::load` of the program) and checks the environment
+    /// variables `uses` names.
+    pub fn load(global: &GlobalArgs, uses: EnvUse) -> Result<Settings, Error> {
+        let config = Config::load(&global.config)?;
+        config.check_env(&global.config, uses)?;
+        Ok(Settings { path: global.config.clone(), config })
+    }
+
+    /// `--listen` / `OAI_LB_LISTEN` over `balancer.listen`: the address `serve` binds.
+    pub fn with_listen(mut self, flag: Option<SocketAddr>) -> Settings {
+        if let Some(addr) = flag {
+            self.config.balancer.listen = addr.to_string();
+        }
+        self
+    }
+
+    /// True when the config has `[azure]` and `[apim]`, so APIM can be asked.
+    pub fn has_apim(&self) -> bool {
+        self.config.azure.is_some() && self.config.apim.is_some()
+    }
+
+    /// The stack of the config, for commands that work on the deployed APIM.
+    pub fn stack(&self) -> Result<Stack, Error> {
+        if !self.has_apim() {
+            return Err(Error::usage(format!(
+                "{}: this command works on the deployed APIM, which needs the [azure] and [apim] sections (fix: add them, see `oai-lb init`)",
+                self.path.display()
+            )));
+        }
+        Ok(Stack::new(&self.config, &backend_keys(&self.config))?)
+    }
+}
+
+/// The api-keys of the config's `api-key` backends whose variables are set. Commands that
+/// write or compare them have checked the variables with [`EnvUse::backend_keys`].
+fn backend_keys(config: &Config) -> BackendKeys {
+    BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
+        let var = b.api_key_env.as_deref()?;
+        let key = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+        Some((b.name.clone(), key))
+    }))
+}
+
+/// The ARM timing knobs, from `OAI_LB_ARM_POLL_MS`, `OAI_LB_ARM_RETRY_BASE_MS`,
+/// `OAI_LB_ARM_RETRY_MAX_MS` and `OAI_LB_ARM_PRINCIPAL_WAIT_MS` (see `deploy --help`).
+pub fn arm_tuning() -> Tuning {
+    let ms = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse().ok());
+    Tuning {
+        poll_ms: ms("OAI_LB_ARM_POLL_MS"),
+        retry_base_ms: ms("OAI_LB_ARM_RETRY_BASE_MS"),
+        retry_max_ms: ms("OAI_LB_ARM_RETRY_MAX_MS"),
+        principal_wait_ms: ms("OAI_LB_ARM_PRINCIPAL_WAIT_MS"),
+    }
+}
+
+/// The environment a command that plans or writes the whole stack uses: the backend keys
+/// (their secret named values are compared and written).
+pub const STACK_ENV: EnvUse = EnvUse { backend_keys: true, balancer_secrets: false };
