@@ -32,6 +32,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use http::HeaderMap;
+
+use super::cooldown;
+
 /// Most deployments learned per backend; the least recently seen one makes room.
 pub const MAX_DEPLOYMENTS: usize = 256;
 
@@ -68,6 +72,52 @@ pub struct Need {
     pub requests_floor: u64,
     /// Tokens the next request is expected to need.
     pub tokens: u64,
+}
+
+/// How proactive routing holds off a deployment that says it is (nearly) out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Out of requests when `x-ratelimit-remaining-requests` is at or below this.
+    pub remaining_requests_floor: u64,
+    /// The fixed hold (when not adaptive) if the backend sends no reset header.
+    pub fallback_cooldown: Duration,
+    /// Hold only until the learned next unit (see the module doc), not a fixed time.
+    pub adaptive: bool,
+}
+
+impl Policy {
+    /// Proactive routing after a success: how long to hold the deployment off, if at all.
+    /// Adaptive: learned from this and earlier answers; fixed: until the reset header, else
+    /// the fallback. `tokens_needed` (a body estimate) is called only when the backend
+    /// reports its remaining tokens.
+    pub fn after_success(
+        &self,
+        refills: &Refills,
+        deployment: &str,
+        headers: &HeaderMap,
+        now: Instant,
+        tokens_needed: impl FnOnce() -> u64,
+    ) -> Option<Duration> {
+        if !self.adaptive {
+            return cooldown::nearly_out(headers, self.remaining_requests_floor, tokens_needed, self.fallback_cooldown);
+        }
+        let remaining_requests = cooldown::header_u64(headers, &cooldown::REMAINING_REQUESTS);
+        let remaining_tokens = cooldown::header_u64(headers, &cooldown::REMAINING_TOKENS);
+        let tokens = remaining_tokens.map_or(0, |_| tokens_needed());
+        let report = Report { remaining_requests, remaining_tokens, tokens };
+        let need = Need { requests_floor: self.remaining_requests_floor, tokens };
+        refills.on_success(deployment, now, report, need, cooldown::reset_from_headers(headers))
+    }
+
+    /// Proactive routing learns from a 429 too: its `retry-after-ms` (exact, unlike the
+    /// whole seconds of `Retry-After`) names when quota comes back.
+    pub fn after_throttled(&self, refills: &Refills, deployment: &str, headers: &HeaderMap, now: Instant) {
+        if self.adaptive
+            && let Some(retry_after) = cooldown::retry_after_ms(headers)
+        {
+            refills.on_throttled(deployment, now, retry_after);
+        }
+    }
 }
 
 /// The learned refill of every deployment of one backend.
@@ -507,6 +557,29 @@ mod tests {
             r.on_success("d", t0 + ms(2_100), report(0, 40), Need { requests_floor: 0, tokens: 100 }, None),
             None
         );
+    }
+
+    #[test]
+    fn policy_reads_the_headers_and_keeps_the_fixed_rule_when_not_adaptive() {
+        use http::HeaderValue;
+        let mut h = HeaderMap::new();
+        h.insert(cooldown::REMAINING_REQUESTS, HeaderValue::from_static("0"));
+        let fixed = Policy { remaining_requests_floor: 0, fallback_cooldown: ms(1_000), adaptive: false };
+        let adaptive = Policy { adaptive: true, ..fixed };
+        let r = Refills::default();
+        let now = Instant::now();
+        let no_estimate = || -> u64 { panic!("no remaining-tokens header: no estimate") };
+        assert_eq!(fixed.after_success(&r, "d", &h, now, no_estimate), Some(ms(1_000)));
+        assert_eq!(adaptive.after_success(&r, "d", &h, now, no_estimate), None, "nothing learned yet");
+        let mut throttled = HeaderMap::new();
+        throttled.insert(cooldown::RETRY_AFTER_MS, HeaderValue::from_static("250"));
+        adaptive.after_throttled(&r, "d", &throttled, now);
+        let hold = adaptive.after_success(&r, "d", &h, now + ms(50), no_estimate).unwrap();
+        assert!(hold >= ms(200) && hold <= ms(205), "{hold:?}");
+        throttled.insert(http::header::RETRY_AFTER, HeaderValue::from_static("9"));
+        throttled.remove(cooldown::RETRY_AFTER_MS);
+        adaptive.after_throttled(&r, "e", &throttled, now);
+        assert!(r.learned("e").is_none(), "whole-second Retry-After is too coarse to learn from");
     }
 
     #[test]

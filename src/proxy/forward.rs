@@ -139,11 +139,12 @@ async fn forward(
                 let status = response.status();
                 stats.record(Outcome::of_status(status.as_u16()), latency);
                 if let Some(proactive) = rt.settings.proactive.filter(|_| status.is_success())
-                    && let Some(rest) = cooldown::nearly_out(
+                    && let Some(rest) = proactive.after_success(
+                        &rt.refills[index],
+                        &deployment,
                         response.headers(),
-                        proactive.remaining_requests_floor,
+                        Instant::now(),
                         || estimated_tokens(&body),
-                        proactive.fallback_cooldown,
                     )
                 {
                     start_cooldown(shared, rt, index, &deployment, rest);
@@ -160,6 +161,9 @@ async fn forward(
                 let status = response.status();
                 stats.record(Outcome::of_status(status.as_u16()), latency);
                 let rest = cooldown::from_headers(response.headers(), SystemTime::now());
+                if let Some(proactive) = rt.settings.proactive.filter(|_| status == StatusCode::TOO_MANY_REQUESTS) {
+                    proactive.after_throttled(&rt.refills[index], &deployment, response.headers(), Instant::now());
+                }
                 tracing::debug!(backend = rt.balancer.backends()[index].name, status = status.as_u16(), "failing over");
                 last_failure = (status != StatusCode::TOO_MANY_REQUESTS)
                     .then(|| committed(response, upstream.name_header.clone(), tried.count()));

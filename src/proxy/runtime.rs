@@ -14,6 +14,7 @@ use super::auth::{BackendAuth, ClientKeys, EntraToken};
 use super::metrics::BackendStats;
 use crate::config::{self, AllThrottled, Config};
 use crate::credential::{Credential, CredentialKind};
+use crate::lb::refill::Refills;
 use crate::lb::{self, Balancer};
 
 /// Request-path settings from `[balancer]`.
@@ -27,11 +28,7 @@ pub struct Settings {
     pub proactive: Option<Proactive>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Proactive {
-    pub remaining_requests_floor: u64,
-    pub fallback_cooldown: Duration,
-}
+pub use crate::lb::refill::Policy as Proactive;
 
 /// One backend as the proxy calls it.
 pub struct Upstream {
@@ -66,6 +63,8 @@ pub struct Runtime {
     pub balancer: Balancer,
     pub upstreams: Vec<Upstream>,
     pub stats: Vec<Arc<BackendStats>>,
+    /// Proactive routing's learned refill per backend (kept across reloads like `stats`).
+    pub refills: Vec<Arc<Refills>>,
     pub settings: Settings,
     pub client_keys: ClientKeys,
     entra: Option<Arc<EntraToken>>,
@@ -146,6 +145,7 @@ impl Runtime {
                 .collect(),
         );
         let mut stats = Vec::with_capacity(config.backends.len());
+        let mut refills = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
             let kept = previous.and_then(|p| {
                 let old = p.balancer.index_of(&backend.name)?;
@@ -155,8 +155,12 @@ impl Runtime {
                 (Some(p), Some(old)) => {
                     p.balancer.cooldowns(old).copy_into(balancer.cooldowns(index), now);
                     stats.push(Arc::clone(&p.stats[old]));
+                    refills.push(Arc::clone(&p.refills[old]));
                 }
-                _ => stats.push(Arc::new(BackendStats::default())),
+                _ => {
+                    stats.push(Arc::new(BackendStats::default()));
+                    refills.push(Arc::new(Refills::default()));
+                }
             }
         }
 
@@ -179,9 +183,10 @@ impl Runtime {
             proactive: b.proactive.enabled.then(|| Proactive {
                 remaining_requests_floor: b.proactive.remaining_requests_floor,
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
+                adaptive: b.proactive.adaptive,
             }),
         };
-        Ok(Runtime { balancer, upstreams, stats, settings, client_keys, entra })
+        Ok(Runtime { balancer, upstreams, stats, refills, settings, client_keys, entra })
     }
 }
 
