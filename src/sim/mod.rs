@@ -156,6 +156,12 @@ impl SimServer {
         self.state.counters.snapshot()
     }
 
+    /// The simulator's clock: milliseconds since it started. Fixed windows start at whole
+    /// multiples of their length on this clock.
+    pub fn now_ms(&self) -> u64 {
+        self.state.now_ms()
+    }
+
     /// Current per-minute limits.
     pub fn limits(&self) -> Limits {
         self.state.limits()

@@ -63,7 +63,7 @@ impl State {
         Limits { rpm: self.rpm.load(Ordering::Relaxed), tpm: self.tpm.load(Ordering::Relaxed) }
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
