@@ -327,15 +327,21 @@ impl Track {
 /// The instants at which quota comes back: `at + k·period`.
 #[derive(Debug, Clone, Copy, Default)]
 struct Grid {
+    /// The latest instant known.
     at: Option<Instant>,
     period: Option<Duration>,
+    /// The first exact instant on the current grid: the period is measured from it over as
+    /// many periods as have passed, so timing noise in single instants averages out.
+    origin: Option<Instant>,
 }
 
 impl Grid {
-    /// Records that quota came back at `instant` (known to within `slack` before it).
+    /// Records that quota came back at `instant`, exactly (`slack` zero: a 429's
+    /// `retry-after-ms`) or at most `slack` earlier (a bulk return between two answers).
     fn note(&mut self, instant: Instant, slack: Duration, now: Instant) {
+        let exact = slack.is_zero();
         let Some(at) = self.at.filter(|&at| now < at || now - at < FORGET_AFTER) else {
-            *self = Grid { at: Some(instant), period: None };
+            *self = Grid { at: Some(instant), period: None, origin: exact.then_some(instant) };
             return;
         };
         let same = SAME_INSTANT.max(slack);
@@ -343,26 +349,38 @@ impl Grid {
             return; // older news than what the grid already has
         }
         if instant <= at + same {
-            if slack.is_zero() {
-                self.at = Some(instant); // an exact instant beats an estimate
+            if exact {
+                // An exact instant beats an estimate.
+                self.at = Some(instant);
+                self.origin = self.origin.or(Some(instant));
             }
             return;
         }
         let gap = instant - at;
-        self.period = Some(match self.period {
-            None => gap,
-            Some(period) => {
-                let k = (gap.as_secs_f64() / period.as_secs_f64()).round().max(1.0);
-                let fit = gap.as_secs_f64() / k;
-                let tolerance = (same.as_secs_f64() / k).max(period.as_secs_f64() / 50.0);
-                if (fit - period.as_secs_f64()).abs() <= tolerance {
-                    // On the grid: refine the period a little.
-                    Duration::from_secs_f64((period.as_secs_f64() * 3.0 + fit) / 4.0)
-                } else {
-                    gap // off the grid: the limiter is not what we thought
-                }
+        let Some(period) = self.period else {
+            *self = Grid { at: Some(instant), period: Some(gap), origin: self.origin.or(exact.then_some(instant)) };
+            return;
+        };
+        let k = (gap.as_secs_f64() / period.as_secs_f64()).round().max(1.0);
+        let tolerance = same.as_secs_f64().max(period.as_secs_f64() / 50.0);
+        if (gap.as_secs_f64() - k * period.as_secs_f64()).abs() > tolerance {
+            // Off the grid: the limiter is not what we thought; start again from here (with
+            // a period only if both instants are exact enough to measure one).
+            let period = (exact && self.origin.is_some()).then_some(gap);
+            *self = Grid { at: Some(instant), period, origin: exact.then_some(instant) };
+            return;
+        }
+        if !exact {
+            return; // on the grid, and less precise than what made it
+        }
+        match self.origin {
+            Some(origin) if instant > origin => {
+                let span = (instant - origin).as_secs_f64();
+                let periods = (span / period.as_secs_f64()).round().max(1.0);
+                self.period = Some(Duration::from_secs_f64(span / periods));
             }
-        });
+            _ => self.origin = Some(instant),
+        }
         self.at = Some(instant);
     }
 
@@ -502,6 +520,27 @@ mod tests {
         // A much later 429 on a multiple of the period keeps it.
         r.on_throttled("d", t0 + ms(9_000), ms(300));
         assert_eq!(r.learned("d").unwrap().period, Some(ms(1000)));
+    }
+
+    #[test]
+    fn the_period_is_measured_over_many_periods_so_timing_noise_averages_out() {
+        let r = Refills::default();
+        let t0 = Instant::now();
+        // Boundaries every second, each 429 seen with up to 4 ms of noise.
+        let noise = [3, 0, 4, 1, 0, 2, 4, 0, 3, 1, 0];
+        for (k, n) in noise.iter().enumerate() {
+            r.on_throttled("d", t0 + ms(1_000 * k as u64 + 700), ms(300 + n));
+        }
+        let period = r.learned("d").unwrap().period.unwrap();
+        assert!(period.abs_diff(ms(1_000)) <= Duration::from_micros(400), "{period:?}");
+        // A bulk return seen a little after a grid instant does not move the grid.
+        r.on_success("d", t0 + ms(11_990), requests(1), FLOOR, None);
+        r.on_success("d", t0 + ms(12_030), requests(39), FLOOR, None);
+        assert_eq!(r.learned("d").unwrap().period, Some(period));
+        // One far off the grid means the limiter changed: the period is learned again.
+        r.on_success("d", t0 + ms(12_400), requests(1), FLOOR, None);
+        r.on_success("d", t0 + ms(12_450), requests(39), FLOOR, None);
+        assert_eq!(r.learned("d").unwrap().period, None);
     }
 
     #[test]
