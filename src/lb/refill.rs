@@ -244,12 +244,11 @@ impl Learned {
         self.seen = now;
         self.last_success = Some(now);
         let dt = previous.map(|t| now - t);
-        let mut bulk = false;
-        if let Some(remaining) = report.remaining_requests {
-            bulk |= observe_track(&mut self.requests, remaining, 1, dt);
-        }
+        // Only the request count places bulk returns on the grid: a request costs exactly
+        // one, while its token cost is an estimate.
+        let bulk = report.remaining_requests.is_some_and(|r| observe_track(&mut self.requests, r, 1, dt));
         if let Some(remaining) = report.remaining_tokens {
-            bulk |= observe_track(&mut self.tokens, remaining, report.tokens, dt);
+            observe_track(&mut self.tokens, remaining, report.tokens, dt);
         }
         if bulk && let Some(dt) = dt.filter(|&dt| dt <= BULK_MAX_SLACK) {
             self.grid.note(now, dt, now);
@@ -283,13 +282,15 @@ fn observe_track(track: &mut Option<Track>, remaining: u64, cost: u64, dt: Optio
     let bulk = match dt {
         None => false,
         Some(dt) => {
-            // Other clients' charges make this an underestimate; never below zero.
-            let refill = (remaining + cost).saturating_sub(t.last);
+            // Signed, so answers that arrive out of order cancel out over the sum (a clipped
+            // −1 then +2 would invent a refill); other clients' charges make it an
+            // underestimate.
+            let refill = remaining as f64 + cost as f64 - t.last as f64;
             let expected = t.rate().unwrap_or(0.0) * dt.as_secs_f64();
-            let bulk = refill >= 2 && refill as f64 > 2.0 * expected + 1.0 + cost as f64;
+            let bulk = refill >= 2.0 && refill > 2.0 * expected + 1.0 + cost as f64;
             // A limiter that was full refilled nothing it could keep: say nothing of its rate.
             if !bulk && t.last < t.peak {
-                t.add(refill as f64, dt);
+                t.add(refill, dt);
             }
             bulk
         }
@@ -548,21 +549,30 @@ mod tests {
         let r = Refills::default();
         let t0 = Instant::now();
         // A bucket refilling 20 per second, drained by a request every 25 ms (40 per second):
-        // remaining falls by one every 50 ms.
-        let mut remaining = 30u64;
-        for i in 0..40u64 {
-            let out = r.on_success("d", t0 + ms(25 * i), requests(remaining), FLOOR, None);
-            assert_eq!(out, None);
-            if i % 2 == 1 {
-                remaining -= 1;
-            }
+        // remaining falls by one every 50 ms, from 20 to 1.
+        for i in 0..39u64 {
+            let out = r.on_success("d", t0 + ms(25 * i), requests(20 - i.div_ceil(2)), FLOOR, None);
+            assert_eq!(out, None, "{i}");
         }
         let rate = r.learned("d").unwrap().requests_per_sec.unwrap();
         assert!((rate - 20.0).abs() < 1.5, "{rate}");
-        let hold = r.on_success("d", t0 + ms(1_000), requests(0), FLOOR, None).unwrap();
+        let hold = r.on_success("d", t0 + ms(975), requests(0), FLOOR, None).unwrap();
         assert!(hold >= ms(50) && hold <= ms(60), "one unit at 20/s, with margin: {hold:?}");
         // A reset header caps the hold.
-        assert_eq!(r.on_success("d", t0 + ms(1_100), requests(0), FLOOR, Some(ms(10))), Some(ms(10)));
+        assert_eq!(r.on_success("d", t0 + ms(1_025), requests(0), FLOOR, Some(ms(10))), Some(ms(10)));
+    }
+
+    #[test]
+    fn answers_out_of_order_invent_no_refill() {
+        let r = Refills::default();
+        let t0 = Instant::now();
+        // A fixed window draining one per request, answers pairwise swapped: 38, 39, 36, 37, …
+        for i in 0..36u64 {
+            let remaining = 38 - i + if i % 2 == 0 { 0 } else { 2 };
+            r.on_success("d", t0 + ms(10 * i), requests(remaining.min(39)), FLOOR, None);
+        }
+        assert_eq!(r.learned("d").unwrap().requests_per_sec, None, "{:?}", r.learned("d"));
+        assert_eq!(r.learned("d").unwrap().period, None, "and no bulk return either");
     }
 
     #[test]
@@ -580,22 +590,19 @@ mod tests {
         let r = Refills::default();
         let t0 = Instant::now();
         let report = |req, tok| Report { remaining_requests: Some(req), remaining_tokens: Some(tok), tokens: 150 };
-        // Tokens refill 1000/s (100 per 100 ms) and each request, one per 100 ms, costs 150.
-        for i in 0..20u64 {
-            let tokens_left = 5_000 - 50 * i;
-            r.on_success("d", t0 + ms(100 * i), report(50, tokens_left), Need { requests_floor: 0, tokens: 150 }, None);
+        // Tokens refill 1000/s (100 per 100 ms) and each request, one per 100 ms, costs 150:
+        // remaining tokens fall by 50 a request, down to 140.
+        let need = Need { requests_floor: 0, tokens: 100 };
+        for i in 0..19u64 {
+            assert_eq!(r.on_success("d", t0 + ms(100 * i), report(50, 1_040 - 50 * i), need, None), None);
         }
         let learned = r.learned("d").unwrap();
         assert!((learned.tokens_per_sec.unwrap() - 1000.0).abs() < 50.0, "{learned:?}");
-        // Out of tokens only: 100 needed, 40 left: 60 tokens at ~1000/s (this interval
-        // refilled nothing, which lowers the rate a little) = 60-odd ms, with margin.
-        let hold = r.on_success("d", t0 + ms(2_000), report(50, 40), Need { requests_floor: 0, tokens: 100 }, None);
-        assert!(hold.is_some_and(|h| h >= ms(60) && h <= ms(75)), "{hold:?}");
+        // Out of tokens only: 100 needed, 90 left: 10 tokens at 1000/s = 10 ms, with margin.
+        let hold = r.on_success("d", t0 + ms(1_900), report(50, 90), need, None);
+        assert!(hold.is_some_and(|h| h >= ms(10) && h <= ms(13)), "{hold:?}");
         // Out of both: requests have no rate learned (they never refilled) and no grid: unknown.
-        assert_eq!(
-            r.on_success("d", t0 + ms(2_100), report(0, 40), Need { requests_floor: 0, tokens: 100 }, None),
-            None
-        );
+        assert_eq!(r.on_success("d", t0 + ms(2_000), report(0, 90), need, None), None);
     }
 
     #[test]
