@@ -296,7 +296,11 @@ pub struct ProactiveSection {
     /// Cool a backend when `x-ratelimit-remaining-requests` is at or below this.
     #[serde(default)]
     pub remaining_requests_floor: u64,
-    /// Cooldown used when the backend sends no reset header.
+    /// Hold a nearly-out deployment only until its next unit of quota is due, learned from
+    /// how its remaining counts refill and from `retry-after-ms`; false: a fixed hold.
+    #[serde(default = "yes")]
+    pub adaptive: bool,
+    /// The fixed hold (with `adaptive = false`) when the backend sends no reset header.
     #[serde(default = "default_proactive_cooldown_secs")]
     pub default_cooldown_secs: f64,
 }
@@ -306,6 +310,7 @@ impl Default for ProactiveSection {
         ProactiveSection {
             enabled: true,
             remaining_requests_floor: 0,
+            adaptive: true,
             default_cooldown_secs: default_proactive_cooldown_secs(),
         }
     }
@@ -766,6 +771,7 @@ mod tests {
         assert_eq!(c.balancer.default_cooldown_secs, 10.0);
         assert_eq!(c.balancer.all_throttled, AllThrottled::Reject);
         assert!(c.balancer.proactive.enabled);
+        assert!(c.balancer.proactive.adaptive);
     }
 
     #[test]

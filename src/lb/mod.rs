@@ -8,6 +8,7 @@
 
 pub mod cooldown;
 pub mod deployment;
+pub mod refill;
 pub mod table;
 
 use std::sync::Arc;

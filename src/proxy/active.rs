@@ -16,6 +16,7 @@ use super::auth::{BackendAuth, ClientKeys, EntraTiming, EntraToken};
 use super::metrics::BackendStats;
 use crate::config::{self, AllThrottled, Config};
 use crate::credential::{Credential, CredentialKind};
+use crate::lb::refill::Refills;
 use crate::lb::{self, Balancer};
 
 /// Request-path settings from `[balancer]`.
@@ -33,11 +34,7 @@ pub struct Settings {
     pub proactive: Option<Proactive>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Proactive {
-    pub remaining_requests_floor: u64,
-    pub fallback_cooldown: Duration,
-}
+pub use crate::lb::refill::Policy as Proactive;
 
 /// One backend as the proxy calls it.
 pub struct Upstream {
@@ -72,6 +69,8 @@ pub struct ActiveConfig {
     pub balancer: Balancer,
     pub upstreams: Vec<Upstream>,
     pub stats: Vec<Arc<BackendStats>>,
+    /// Proactive routing's learned refill per backend (kept across reloads like `stats`).
+    pub refills: Vec<Arc<Refills>>,
     pub settings: Settings,
     pub client_keys: ClientKeys,
     entra: Option<Arc<EntraToken>>,
@@ -155,6 +154,7 @@ impl ActiveConfig {
         )
         .with_max_cooldown(Duration::from_secs_f64(config.balancer.max_cooldown_secs));
         let mut stats = Vec::with_capacity(config.backends.len());
+        let mut refills = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
             let kept = previous.and_then(|p| {
                 let old = p.balancer.index_of(&backend.name)?;
@@ -166,8 +166,12 @@ impl ActiveConfig {
                     // after this point is seen by the new one too.
                     balancer.share_cooldowns(index, p.balancer.cooldowns_arc(old));
                     stats.push(Arc::clone(&p.stats[old]));
+                    refills.push(Arc::clone(&p.refills[old]));
                 }
-                _ => stats.push(Arc::new(BackendStats::default())),
+                _ => {
+                    stats.push(Arc::new(BackendStats::default()));
+                    refills.push(Arc::new(Refills::default()));
+                }
             }
         }
 
@@ -192,9 +196,10 @@ impl ActiveConfig {
             proactive: b.proactive.enabled.then(|| Proactive {
                 remaining_requests_floor: b.proactive.remaining_requests_floor,
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
+                adaptive: b.proactive.adaptive,
             }),
         };
-        Ok(ActiveConfig { balancer, upstreams, stats, settings, client_keys, entra })
+        Ok(ActiveConfig { balancer, upstreams, stats, refills, settings, client_keys, entra })
     }
 }
 

@@ -355,6 +355,10 @@ fn judge(
             stats.record(Outcome::of_status(status.as_u16()), latency);
             let cooldown = cooldown::from_headers(response.headers(), SystemTime::now()).unwrap_or(default);
             let deployment = &*request.deployment;
+            if let Some(proactive) = active.settings.proactive.filter(|_| status == StatusCode::TOO_MANY_REQUESTS) {
+                // A 429's retry-after-ms names an instant the quota comes back: a lesson.
+                proactive.after_throttled(&active.refills[index], deployment, response.headers(), Instant::now());
+            }
             if matches!(status.as_u16(), 401 | 403)
                 && active.balancer.cooldowns(index).cooling_until(deployment, Instant::now()).is_none()
             {
@@ -396,11 +400,12 @@ fn commit(
         start_cooldown(shared, active, index, deployment, rest.unwrap_or(active.settings.default_cooldown));
     }
     if let Some(proactive) = active.settings.proactive.filter(|_| status.is_success())
-        && let Some(rest) = cooldown::nearly_out(
+        && let Some(rest) = proactive.after_success(
+            &active.refills[index],
+            deployment,
             response.headers(),
-            proactive.remaining_requests_floor,
+            Instant::now(),
             || estimated_tokens(&request.body),
-            proactive.fallback_cooldown,
         )
     {
         start_cooldown(shared, active, index, deployment, rest);
