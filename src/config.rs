@@ -141,6 +141,26 @@ pub struct BalancerSection {
     pub shared_state: Option<SharedStateSection>,
     #[serde(default)]
     pub proactive: ProactiveSection,
+    /// Whether streams are asked for their token usage (see [`StreamUsage`]).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub stream_usage: StreamUsage,
+}
+
+/// Token usage of streamed answers. Azure and OpenAI report it only when the request sets
+/// `stream_options.include_usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamUsage {
+    /// Count what the client asked for; streams without `include_usage` are not counted.
+    #[default]
+    Passthrough,
+    /// Add `include_usage` to every streaming request, and remove the extra usage-only
+    /// chunk before it reaches a client that did not ask for it.
+    Inject,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for BalancerSection {
@@ -155,6 +175,7 @@ impl Default for BalancerSection {
             response_timeout_secs: default_response_timeout_secs(),
             shared_state: None,
             proactive: ProactiveSection::default(),
+            stream_usage: StreamUsage::default(),
         }
     }
 }

@@ -15,10 +15,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::body::ProxyBody;
+use super::exchange::{self, Exchange};
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
 use super::runtime::Runtime;
-use super::{Shared, UpstreamClient, Worker};
+use super::{Shared, UpstreamClient, Worker, usage};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
 
@@ -66,7 +67,7 @@ async fn forward(
         shared.totals.rejected_too_large.fetch_add(1, Relaxed);
         return reply::body_too_large(limit);
     }
-    let body = match Limited::new(body, limit).collect().await {
+    let mut body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             shared.totals.rejected_too_large.fetch_add(1, Relaxed);
@@ -84,6 +85,7 @@ async fn forward(
     };
     remove_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
+    let injected = usage::inject(rt.settings.stream_usage, parts.uri.path(), &mut parts.headers, &mut body);
     let deployment = deployment::of_request(parts.uri.path(), &body);
 
     let mut tried = Tried::default();
@@ -148,13 +150,18 @@ async fn forward(
                 {
                     start_cooldown(shared, rt, index, &deployment, rest);
                 }
-                tracing::info!(
-                    target: "oai_lb::access",
-                    path = parts.uri.path(), deployment = &*deployment, backend = rt.balancer.backends()[index].name,
-                    status = status.as_u16(), attempts = tried.count(),
-                    latency_ms = millis(started.elapsed()), "proxied"
+                // The access log line and the token count are written when the body ends.
+                let exchange = Exchange::new(
+                    Arc::clone(stats),
+                    upstream.name_header.clone(),
+                    &deployment,
+                    parts.method.clone(),
+                    parts.uri.clone(),
+                    tried.count(),
+                    started,
                 );
-                return committed(response, upstream.name_header.clone(), tried.count());
+                let response = committed(response, upstream.name_header.clone(), tried.count());
+                return exchange::observe(response, exchange, injected.strip_usage_chunk);
             }
             Ok(response) => {
                 let status = response.status();

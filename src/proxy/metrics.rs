@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::usage::{DeploymentTokens, TokenCounters};
+
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
@@ -62,6 +64,8 @@ pub struct BackendStats {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    /// Tokens the backend's answers reported, per deployment.
+    pub tokens: TokenCounters,
 }
 
 impl BackendStats {
@@ -114,6 +118,9 @@ pub struct BackendView {
     pub status_5xx: u64,
     pub errors: u64,
     pub cooldowns_started: u64,
+    /// Tokens served, per deployment (from the answers' `usage`).
+    #[serde(default)]
+    pub tokens: Vec<DeploymentTokens>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -165,6 +172,7 @@ impl BackendView {
             status_5xx: stats.count(Outcome::Status5xx),
             errors: stats.count(Outcome::Error),
             cooldowns_started: stats.cooldowns_started.load(Relaxed),
+            tokens: stats.tokens.snapshot(),
         }
     }
 }
@@ -222,6 +230,19 @@ pub fn prometheus(
             stats.cooldowns_started.load(Relaxed)
         );
     }
+    out.push_str("# HELP oai_lb_tokens_total Tokens reported in the usage of answers, per backend and deployment.\n");
+    out.push_str("# TYPE oai_lb_tokens_total counter\n");
+    for (name, stats, _) in backends {
+        for d in stats.tokens.snapshot() {
+            let deployment = escape_label(&d.deployment);
+            for (kind, value) in [("prompt", d.prompt_tokens), ("completion", d.completion_tokens)] {
+                let _ = writeln!(
+                    out,
+                    "oai_lb_tokens_total{{backend=\"{name}\",deployment=\"{deployment}\",kind=\"{kind}\"}} {value}"
+                );
+            }
+        }
+    }
     out.push_str("# HELP oai_lb_backend_cooling Deployments currently cooling down per backend.\n");
     out.push_str("# TYPE oai_lb_backend_cooling gauge\n");
     for (name, _, cooling) in backends {
@@ -252,6 +273,14 @@ pub fn prometheus(
     out
 }
 
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn escape_label(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
+    }
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +301,18 @@ mod tests {
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("oai_lb_backend_cooling{backend=\"east\"} 1\n"));
         assert!(text.contains("oai_lb_shared_state_up 1\n"));
+    }
+
+    #[test]
+    fn tokens_per_backend_deployment_and_kind() {
+        let stats = BackendStats::default();
+        stats.tokens.add("gpt-4o", super::super::usage::Usage { prompt: 10, completion: 4 });
+        stats.tokens.add("we\"ird", super::super::usage::Usage { prompt: 1, completion: 0 });
+        let text = prometheus(&Totals::default(), &[("east", &stats, 0)], None, Instant::now());
+        assert!(text.contains("oai_lb_tokens_total{backend=\"east\",deployment=\"gpt-4o\",kind=\"prompt\"} 10\n"));
+        assert!(text.contains("oai_lb_tokens_total{backend=\"east\",deployment=\"gpt-4o\",kind=\"completion\"} 4\n"));
+        assert!(text.contains("deployment=\"we\\\"ird\""), "{text}");
+        assert!(!text.contains("oai_lb_shared_state_up"));
     }
 
     #[test]

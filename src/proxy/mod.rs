@@ -7,11 +7,13 @@
 
 mod auth;
 mod body;
+mod exchange;
 mod forward;
 mod metrics;
 mod reply;
 mod runtime;
 mod shared_state;
+mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use runtime::BuildError;
+pub use usage::DeploymentTokens;
 
 use crate::config::Config;
 use crate::credential::CredentialKind;

@@ -12,7 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 
 use super::auth::{BackendAuth, ClientKeys, EntraToken};
 use super::metrics::BackendStats;
-use crate::config::{self, AllThrottled, Config};
+use crate::config::{self, AllThrottled, Config, StreamUsage};
 use crate::credential::{Credential, CredentialKind};
 use crate::lb::{self, Balancer};
 
@@ -25,6 +25,7 @@ pub struct Settings {
     pub response_timeout: Duration,
     /// `None` when proactive routing is off.
     pub proactive: Option<Proactive>,
+    pub stream_usage: StreamUsage,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -180,6 +181,7 @@ impl Runtime {
                 remaining_requests_floor: b.proactive.remaining_requests_floor,
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
             }),
+            stream_usage: b.stream_usage,
         };
         Ok(Runtime { balancer, upstreams, stats, settings, client_keys, entra })
     }
