@@ -36,7 +36,7 @@ use tokio::net::TcpListener;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use runtime::BuildError;
-pub use usage::DeploymentTokens;
+pub use usage::{DeploymentTokens, Scanner as UsageScanner, Usage};
 
 use crate::config::Config;
 use crate::credential::CredentialKind;
