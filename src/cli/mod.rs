@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use output::{Error, Printer};
+pub use output::{Error, LogFormat, Printer};
 
 #[derive(Debug, Parser)]
 #[command(name = "oai-lb", version, about = "Smart load balancer for Azure OpenAI: APIM policy and local proxy", long_about = None)]
@@ -87,7 +87,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let printer = Printer::new(&cli.global);
     // The demo draws a live table on the terminal: per-request log lines would tear it.
     let quiet_by_default = matches!(cli.command, Command::Demo(_));
-    printer.init_logging(quiet_by_default);
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    printer.init_logging(quiet_by_default, log_format);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),

@@ -67,6 +67,18 @@ pub fn confirm(yes: bool, prompt: &str, without_terminal: &str, cancelled: &str)
     if go { Ok(()) } else { Err(Error::failure(cancelled)) }
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one aligned line per event.
+    #[default]
+    Text,
+    /// For Loki, Elastic or Azure Monitor: one JSON object per line with stable field names
+    /// (`timestamp`, `level`, `target`, `message`, then the event's fields; the balancer's
+    /// per-request line has `target` = `oai_lb::access`). Never a key or a token.
+    Json,
+}
+
 /// Where command output goes. The core returns values; only this prints them.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -85,8 +97,9 @@ impl Printer {
     }
 
     /// Logs go to stderr; `RUST_LOG` wins over -v/-q. `quiet_by_default` drops the
-    /// per-request info lines unless -v asks for them.
-    pub fn init_logging(&self, quiet_by_default: bool) {
+    /// per-request info lines unless -v asks for them. `LogFormat::Json` writes one JSON
+    /// object per line (see [`LogFormat`]).
+    pub fn init_logging(&self, quiet_by_default: bool, format: LogFormat) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) if quiet_by_default => "warn",
@@ -97,6 +110,17 @@ impl Printer {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        if format == LogFormat::Json {
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_env_filter(filter)
+                .with_writer(io::stderr)
+                .try_init();
+            return;
+        }
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(io::stderr)
