@@ -2,7 +2,7 @@
 //! `GET /metrics` (Prometheus text) and `GET /lb/backends` (JSON for people and `probe`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -66,6 +66,10 @@ pub struct BackendStats {
     latency_sum_micros: AtomicU64,
     /// Tokens the backend's answers reported, per deployment.
     pub tokens: TokenCounters,
+    /// The backend's current priority and weight (set on every config build), for
+    /// `oai_lb_backend_info`: dashboards group traffic by priority with it.
+    priority: AtomicU32,
+    weight: AtomicU32,
 }
 
 impl BackendStats {
@@ -78,6 +82,12 @@ impl BackendStats {
         }
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_sum_micros.fetch_add(latency.as_micros() as u64, Relaxed);
+    }
+
+    /// Notes the priority and weight the current config gives this backend.
+    pub fn set_info(&self, priority: u32, weight: u32) {
+        self.priority.store(priority, Relaxed);
+        self.weight.store(weight, Relaxed);
     }
 
     pub fn cooldown_started(&self) {
@@ -209,6 +219,15 @@ pub fn prometheus(
         totals.rejected_too_large.load(Relaxed),
     );
 
+    out.push_str(
+        "# HELP oai_lb_backend_info Each backend's priority and weight (value 1), to group series by priority.\n",
+    );
+    out.push_str("# TYPE oai_lb_backend_info gauge\n");
+    for (name, stats, _) in backends {
+        let (priority, weight) = (stats.priority.load(Relaxed), stats.weight.load(Relaxed));
+        let _ =
+            writeln!(out, "oai_lb_backend_info{{backend=\"{name}\",priority=\"{priority}\",weight=\"{weight}\"}} 1");
+    }
     out.push_str("# HELP oai_lb_backend_requests_total Attempts sent to each backend, by outcome.\n");
     out.push_str("# TYPE oai_lb_backend_requests_total counter\n");
     for (name, stats, _) in backends {
@@ -290,11 +309,13 @@ mod tests {
         let totals = Totals::default();
         totals.requests.fetch_add(3, Relaxed);
         let stats = BackendStats::default();
+        stats.set_info(2, 3);
         stats.record(Outcome::Status2xx, Duration::from_millis(2));
         stats.record(Outcome::Status429, Duration::from_millis(20));
         stats.record(Outcome::Error, Duration::from_secs(100));
         let text = prometheus(&totals, &[("east", &stats, 1)], Some(true), Instant::now());
         assert!(text.contains("oai_lb_client_requests_total 3\n"));
+        assert!(text.contains("oai_lb_backend_info{backend=\"east\",priority=\"2\",weight=\"3\"} 1\n"));
         assert!(text.contains("oai_lb_backend_requests_total{backend=\"east\",status=\"429\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.0025\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.025\"} 2\n"));

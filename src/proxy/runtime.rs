@@ -159,6 +159,7 @@ impl Runtime {
                 }
                 _ => stats.push(Arc::new(BackendStats::default())),
             }
+            stats[index].set_info(backend.priority, backend.weight);
         }
 
         let client_keys = match &config.balancer.client_keys_env {
