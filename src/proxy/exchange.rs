@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 use super::body::ProxyBody;
 use super::metrics::BackendStats;
 use super::usage::{Scanner, SseFilter, Usage};
+use crate::telemetry::RequestSpan;
 
 /// One request's record, finished when its response body ends.
 pub struct Exchange {
@@ -32,6 +33,8 @@ pub struct Exchange {
     pub started: Instant,
     /// Time until the committed response head arrived.
     pub head_latency: Duration,
+    /// The request's trace span, when tracing is on; ended with the body.
+    pub span: Option<RequestSpan>,
     status: u16,
     bytes: u64,
     scanner: Option<Scanner>,
@@ -58,6 +61,7 @@ impl Exchange {
             attempts,
             started,
             head_latency: started.elapsed(),
+            span: None,
             status: 0,
             bytes: 0,
             scanner: None,
@@ -97,8 +101,12 @@ impl Exchange {
             bytes = self.bytes,
             prompt_tokens = usage.map(|u| u.prompt),
             completion_tokens = usage.map(|u| u.completion),
+            trace_id = self.span.as_ref().map(RequestSpan::trace_id).as_deref(),
             "proxied"
         );
+        if let Some(span) = self.span.take() {
+            span.finish(self.status, self.bytes, usage);
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use super::runtime::Runtime;
 use super::{Shared, UpstreamClient, Worker, usage};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
+use crate::telemetry::TRACEPARENT;
 
 pub const X_OAI_LB_BACKEND: HeaderName = HeaderName::from_static("x-oai-lb-backend");
 pub const X_OAI_LB_ATTEMPTS: HeaderName = HeaderName::from_static("x-oai-lb-attempts");
@@ -87,6 +88,9 @@ async fn forward(
     parts.headers.remove(header::HOST);
     let injected = usage::inject(rt.settings.stream_usage, parts.uri.path(), &mut parts.headers, &mut body);
     let deployment = deployment::of_request(parts.uri.path(), &body);
+    // Tracing (when on): the request's span, continued from the client's traceparent.
+    let mut span =
+        shared.tracing.as_ref().map(|t| t.request(&parts.method, parts.uri.path(), &parts.headers, &deployment));
 
     let mut tried = Tried::default();
     // The last backend answer that failed over; returned as-is when no backend remains and
@@ -109,6 +113,9 @@ async fn forward(
                     (None, Some(failure)) => return failure,
                     (None, None) => {
                         shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
+                        if let Some(span) = span.take() {
+                            span.answered_locally(429);
+                        }
                         let secs = lb::retry_after_secs(retry_after);
                         tracing::info!(
                             target: "oai_lb::access",
@@ -129,6 +136,10 @@ async fn forward(
         let upstream = &rt.upstreams[index];
         let stats = &rt.stats[index];
 
+        let mut attempt_span = span.as_mut().map(|s| s.attempt(&rt.balancer.backends()[index].name, &deployment));
+        if let Some(attempt_span) = &attempt_span {
+            parts.headers.insert(TRACEPARENT, attempt_span.traceparent());
+        }
         let attempt_started = Instant::now();
         let outcome = attempt(client, rt, index, &parts, &body).await;
         let latency = attempt_started.elapsed();
@@ -150,8 +161,12 @@ async fn forward(
                 {
                     start_cooldown(shared, rt, index, &deployment, rest);
                 }
-                // The access log line and the token count are written when the body ends.
-                let exchange = Exchange::new(
+                if let (Some(span), Some(mut attempt_span)) = (span.as_mut(), attempt_span) {
+                    attempt_span.answered(status.as_u16());
+                    span.commit(attempt_span);
+                }
+                // The access log line, the token count and the spans end with the body.
+                let mut exchange = Exchange::new(
                     Arc::clone(stats),
                     upstream.name_header.clone(),
                     &deployment,
@@ -160,6 +175,7 @@ async fn forward(
                     tried.count(),
                     started,
                 );
+                exchange.span = span.take();
                 let response = committed(response, upstream.name_header.clone(), tried.count());
                 return exchange::observe(response, exchange, injected.strip_usage_chunk);
             }
@@ -167,6 +183,9 @@ async fn forward(
                 let status = response.status();
                 stats.record(Outcome::of_status(status.as_u16()), latency);
                 let rest = cooldown::from_headers(response.headers(), SystemTime::now());
+                if let Some(attempt_span) = &mut attempt_span {
+                    attempt_span.answered(status.as_u16());
+                }
                 tracing::debug!(backend = rt.balancer.backends()[index].name, status = status.as_u16(), "failing over");
                 last_failure = (status != StatusCode::TOO_MANY_REQUESTS)
                     .then(|| committed(response, upstream.name_header.clone(), tried.count()));
@@ -174,11 +193,17 @@ async fn forward(
             }
             Err(problem) => {
                 stats.record(Outcome::Error, latency);
+                if let Some(attempt_span) = &mut attempt_span {
+                    attempt_span.error(&problem.to_string());
+                }
                 tracing::warn!(backend = rt.balancer.backends()[index].name, error = %problem, "backend unreachable; failing over");
                 last_failure = None;
                 rt.settings.default_cooldown
             }
         };
+        if let Some(attempt_span) = attempt_span {
+            attempt_span.failed_over(cooldown);
+        }
         start_cooldown(shared, rt, index, &deployment, cooldown);
     }
 }

@@ -111,6 +111,8 @@ pub struct Totals {
     pub rejected_all_throttled: AtomicU64,
     pub rejected_unauthorized: AtomicU64,
     pub rejected_too_large: AtomicU64,
+    /// Trace spans dropped: export queue full or export failed (shared with the exporter).
+    pub trace_spans_dropped: std::sync::Arc<AtomicU64>,
 }
 
 /// What `/lb/backends` shows of one backend.
@@ -219,6 +221,12 @@ pub fn prometheus(
         totals.rejected_too_large.load(Relaxed),
     );
 
+    total(
+        &mut out,
+        "oai_lb_trace_spans_dropped_total",
+        "Trace spans dropped because the export queue was full or the export failed.",
+        totals.trace_spans_dropped.load(Relaxed),
+    );
     out.push_str(
         "# HELP oai_lb_backend_info Each backend's priority and weight (value 1), to group series by priority.\n",
     );

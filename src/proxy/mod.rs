@@ -79,6 +79,8 @@ pub enum ProxyError {
     SharedState(#[from] shared_state::SharedStateError),
     #[error("no backends configured (fix: add a [[backends]] section to the config)")]
     NoBackends,
+    #[error("{0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -90,6 +92,8 @@ pub(crate) struct Shared {
     connect_timeout: Duration,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
     shared_state: Option<SharedCooldowns>,
+    /// OTLP traces, when `[telemetry]` or `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector.
+    tracing: Option<crate::telemetry::Tracing>,
 }
 
 impl Shared {
@@ -137,7 +141,18 @@ impl Server {
             Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
             None => None,
         };
-        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
+        let totals = Totals::default();
+        let settings =
+            crate::telemetry::TelemetrySettings::resolve(config.telemetry.as_ref(), |v| std::env::var(v).ok());
+        let tracing = match settings {
+            Some(settings) => {
+                let tracing = crate::telemetry::Tracing::start(&settings, Arc::clone(&totals.trace_spans_dropped))?;
+                tracing::info!(endpoint = %settings.endpoint, service = %settings.service_name, "exporting traces over OTLP");
+                Some(tracing)
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared { runtime, totals, connect_timeout, shared_state, tracing });
         Ok(Server { listener, shared, options, local_addr })
     }
 
@@ -194,6 +209,9 @@ impl Server {
         }
         if let Some(watcher) = watcher {
             watcher.abort();
+        }
+        if let Some(tracing) = &shared.tracing {
+            tracing.flush(Duration::from_secs(5)).await;
         }
         Ok(())
     }
