@@ -172,6 +172,23 @@ async fn a_request_and_its_attempts_are_one_trace_continued_from_the_client() {
     assert_eq!(attr_int(second, "http.response.body.size"), usage.len() as i64);
     assert!(attr(second, "oai_lb.cooldown_secs").is_none());
 
+    // The tree, for people reading the test output (`--no-capture`).
+    let ms = |s: &Span| (s.end_time_unix_nano - s.start_time_unix_nano) as f64 / 1e6;
+    let attrs = |s: &Span| {
+        let value = |v: Option<&AnyValue>| match v {
+            Some(AnyValue::StringValue(s)) => s.clone(),
+            Some(AnyValue::IntValue(i)) => i.to_string(),
+            Some(AnyValue::DoubleValue(d)) => d.to_string(),
+            Some(AnyValue::BoolValue(b)) => b.to_string(),
+            other => format!("{other:?}"),
+        };
+        s.attributes.iter().map(|a| format!("{}={}", a.key, value(attr(s, &a.key)))).collect::<Vec<_>>().join(" ")
+    };
+    println!("trace {client_trace}\n  {} [{:.2} ms] {}", request.name, ms(request), attrs(request));
+    for a in &attempts {
+        println!("    └ {} [{:.2} ms] {}", a.name, ms(a), attrs(a));
+    }
+
     // Each backend got the traceparent of its own attempt.
     for (backend, attempt) in [(&ptu, first), (&paygo, second)] {
         let seen = backend.seen();
