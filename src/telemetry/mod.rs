@@ -79,7 +79,8 @@ pub struct TelemetryError {
 /// The tracer of a running balancer.
 pub struct Tracing {
     tracer: SdkTracer,
-    provider: SdkTracerProvider,
+    /// Owns the span processor (and so the queue) for as long as the balancer runs.
+    _provider: SdkTracerProvider,
     exporter: export::Handle,
 }
 
@@ -108,7 +109,7 @@ impl Tracing {
         let (processor, handle) = export::start(exporter, &resource, settings.queue_spans, dropped);
         let provider = SdkTracerProvider::builder().with_resource(resource).with_span_processor(processor).build();
         let tracer = provider.tracer("oai-lb");
-        Ok(Tracing { tracer, provider, exporter: handle })
+        Ok(Tracing { tracer, _provider: provider, exporter: handle })
     }
 
     /// Starts the span of one client request, continuing the client's trace if it sent a
@@ -133,7 +134,6 @@ impl Tracing {
     /// Exports what is queued (waits at most `timeout`); for a clean shutdown.
     pub async fn flush(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.exporter.flush()).await;
-        let _ = &self.provider;
     }
 }
 
