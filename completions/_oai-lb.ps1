@@ -415,6 +415,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
             [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where Entra tokens for `auth = "entra"` backends come from')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
             [CompletionResult]::new('--allow-unauthenticated', '--allow-unauthenticated', [CompletionResultType]::ParameterName, 'Allow listening on a non-loopback address without client keys')

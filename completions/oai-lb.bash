@@ -1520,7 +1520,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__serve)
-            opts="-v -q -h --listen --allow-unauthenticated --workers --credential --config --output --verbose --quiet --help"
+            opts="-v -q -h --listen --allow-unauthenticated --workers --credential --log-format --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1536,6 +1536,10 @@ _oai__lb() {
                     ;;
                 --credential)
                     COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --config)

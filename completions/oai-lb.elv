@@ -376,6 +376,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --listen 'Listen on this address instead of balancer.listen'
             cand --workers 'Worker threads, each with its own event loop; default one per core'
             cand --credential 'Where Entra tokens for `auth = "entra"` backends come from'
+            cand --log-format 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
             cand --allow-unauthenticated 'Allow listening on a non-loopback address without client keys'

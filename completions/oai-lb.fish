@@ -359,6 +359,8 @@ pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_A
 managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
 cli\t'`az login`'
 azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l log-format -d 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)' -r -f -a "text\t'For people: one aligned line per event'
+json\t'For Loki, Elastic or Azure Monitor: one JSON object per line with stable field names (`timestamp`, `level`, `target`, `message`, then the event\'s fields; the balancer\'s per-request line has `target` = `oai_lb::access`). Never a key or a token'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"

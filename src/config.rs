@@ -65,6 +65,50 @@ pub struct Config {
     pub backends: Vec<BackendConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub openai: Vec<OpenAiAccount>,
+    /// OTLP traces of `serve`; the standard `OTEL_*` variables work too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetrySection>,
+}
+
+/// `[telemetry]`: where `serve` sends its traces. `OTEL_EXPORTER_OTLP_ENDPOINT`,
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` and `OTEL_SERVICE_NAME` override these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySection {
+    /// The collector's base URL, e.g. `http://127.0.0.1:4318` (HTTP) or `:4317` (gRPC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<OtlpProtocol>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Ended spans waiting for export at most; beyond that they are dropped and counted.
+    #[serde(default = "default_queue_spans")]
+    pub queue_spans: usize,
+}
+
+impl TelemetrySection {
+    pub const DEFAULT_QUEUE_SPANS: usize = 4096;
+}
+
+impl Default for TelemetrySection {
+    fn default() -> Self {
+        TelemetrySection { otlp_endpoint: None, protocol: None, service_name: None, queue_spans: default_queue_spans() }
+    }
+}
+
+fn default_queue_spans() -> usize {
+    TelemetrySection::DEFAULT_QUEUE_SPANS
+}
+
+/// The OTLP transport, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OtlpProtocol {
+    #[default]
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "grpc")]
+    Grpc,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +230,26 @@ pub struct BalancerSection {
     pub shared_state: Option<SharedStateSection>,
     #[serde(default)]
     pub proactive: ProactiveSection,
+    /// Whether streams are asked for their token usage (see [`StreamUsage`]).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub stream_usage: StreamUsage,
+}
+
+/// Token usage of streamed answers. Azure and OpenAI report it only when the request sets
+/// `stream_options.include_usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamUsage {
+    /// Count what the client asked for; streams without `include_usage` are not counted.
+    #[default]
+    Passthrough,
+    /// Add `include_usage` to every streaming request, and remove the extra usage-only
+    /// chunk before it reaches a client that did not ask for it.
+    Inject,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for BalancerSection {
@@ -208,6 +272,7 @@ impl Default for BalancerSection {
             request_timeout_secs: default_request_timeout_secs(),
             shared_state: None,
             proactive: ProactiveSection::default(),
+            stream_usage: StreamUsage::default(),
         }
     }
 }

@@ -14,3 +14,4 @@ pub mod policy;
 pub mod probe;
 pub mod proxy;
 pub mod sim;
+pub mod telemetry;

@@ -33,7 +33,10 @@ async fn probe_through_the_balancer_attributes_every_answer_to_its_backend() {
     assert_eq!(json["errors"], 0, "spill-over is invisible to the client: {json}");
     for sim in [&ptu, &paygo] {
         assert_eq!(row(&json, sim.name())["status_2xx"], sim.stats().ok, "{} in {json}", sim.name());
+        let s = sim.stats();
+        assert_eq!(row(&json, sim.name())["tokens"], s.prompt_tokens + s.completion_tokens, "{json}");
     }
+    assert!(row(&json, "paygo")["tpm"].as_f64().unwrap() > 0.0, "{json}");
     assert!(ptu.stats().ok <= 10, "priority 1 serves at most its 10-second budget");
     assert!(paygo.stats().ok > 0, "the rest spilled to priority 2");
     assert_eq!(json["requests"], ptu.stats().ok + paygo.stats().ok);

@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::credential::CredentialKind;
 
-pub use output::{Error, Printer};
+pub use output::{Error, LogFormat, Printer};
 
 #[derive(Debug, Parser)]
 #[command(name = "oai-lb", version, about = "Smart load balancer for Azure OpenAI: APIM policy and local proxy", long_about = None)]
@@ -126,7 +126,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     // Commands print their results, not log lines; the servers keep their access log.
     // (The demo draws a live table on the terminal: per-request lines would tear it.)
     let access_log = matches!(cli.command, Command::Serve(_) | Command::Simulate(_));
-    printer.init_logging(access_log);
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    printer.init_logging(access_log, log_format);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),

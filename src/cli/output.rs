@@ -108,6 +108,18 @@ impl From<AzureError> for Error {
     }
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one aligned line per event.
+    #[default]
+    Text,
+    /// For Loki, Elastic or Azure Monitor: one JSON object per line with stable field names
+    /// (`timestamp`, `level`, `target`, `message`, then the event's fields; the balancer's
+    /// per-request line has `target` = `oai_lb::access`). Never a key or a token.
+    Json,
+}
+
 /// Where command output goes. The core returns values; only this prints them.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -127,7 +139,8 @@ impl Printer {
 
     /// Logs go to stderr at `warn` unless -v asks for more; `RUST_LOG` wins over -v/-q.
     /// `access_log` (the servers) keeps oai-lb's own info lines, the per-request log.
-    pub fn init_logging(&self, access_log: bool) {
+    /// `LogFormat::Json` writes one JSON object per line (see [`LogFormat`]).
+    pub fn init_logging(&self, access_log: bool, format: LogFormat) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) if access_log => "warn,oai_lb=info",
@@ -138,6 +151,17 @@ impl Printer {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        if format == LogFormat::Json {
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_env_filter(filter)
+                .with_writer(io::stderr)
+                .try_init();
+            return;
+        }
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(io::stderr)

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use super::settings::Settings;
-use super::{CredentialArg, Error, GlobalArgs, Printer};
+use super::{CredentialArg, Error, GlobalArgs, LogFormat, Printer};
 use crate::config::EnvUse;
 use crate::proxy::{ProxyError, ServeOptions, Server};
 
@@ -22,6 +22,10 @@ pub struct Args {
     /// Where Entra tokens for `auth = "entra"` backends come from.
     #[arg(long, value_enum, default_value_t, env = "OAI_LB_CREDENTIAL")]
     pub credential: CredentialArg,
+    /// Log lines as text, or one JSON object per line (one per proxied request, for log
+    /// pipelines).
+    #[arg(long, value_enum, default_value_t, env = "OAI_LB_LOG_FORMAT")]
+    pub log_format: LogFormat,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -43,11 +47,16 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             ProxyError::Bind { .. } => Error::failure(e.to_string()),
             _ => Error::usage(e.to_string()),
         })?;
-        printer.note(format!(
-            "oai-lb listening on http://{} (config {}, reloads on change or SIGHUP)",
-            server.local_addr(),
-            global.config.display()
-        ));
+        if args.log_format == LogFormat::Json {
+            // A log pipeline reads stderr as JSON lines: the banner is one too.
+            tracing::info!(listen = %server.local_addr(), config = %global.config.display(), "listening");
+        } else {
+            printer.note(format!(
+                "oai-lb listening on http://{} (config {}, reloads on change or SIGHUP)",
+                server.local_addr(),
+                global.config.display()
+            ));
+        }
         server.run(shutdown_signal()).await.map_err(|e| Error::failure(e.to_string()))?;
         Ok(ExitCode::SUCCESS)
     })

@@ -96,10 +96,11 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
         tokio::signal::ctrl_c().await.map_err(|e| Error::failure(format!("cannot wait for Ctrl-C: {e}")))?;
         for server in servers {
             let name = server.name().to_string();
-            let SimStats { requests, ok, throttled, errors, resets, unauthorized } = server.stats();
+            let SimStats { requests, ok, throttled, errors, resets, unauthorized, prompt_tokens, completion_tokens } =
+                server.stats();
             server.shutdown().await;
             printer.note(format!(
-                "{name}: {requests} requests, {ok} ok, {throttled} throttled, {errors} errors, {resets} resets, {unauthorized} unauthorized"
+                "{name}: {requests} requests, {ok} ok, {throttled} throttled, {errors} errors, {resets} resets, {unauthorized} unauthorized, {prompt_tokens} prompt + {completion_tokens} completion tokens"
             ));
         }
         Ok(ExitCode::SUCCESS)

@@ -114,6 +114,11 @@ impl Probe {
             "max_tokens": 16,
             "stream": opts.stream,
         });
+        let mut body = body;
+        if opts.stream {
+            // Streams report their tokens only when asked to.
+            body["stream_options"] = serde_json::json!({ "include_usage": true });
+        }
         let target_name = parsed.host_str().map_or_else(
             || opts.target.clone(),
             |h| match parsed.port() {
@@ -183,14 +188,24 @@ impl Probe {
         let req = self.client.post(&self.url).header(crate::policy::SHOW_BACKEND_HEADER, "1");
         let req = self.opts.auth.apply(req.json(&self.body));
         match req.send().await {
-            Err(_) => {
-                Outcome { backend: self.target_name.clone(), status: None, complete: false, latency: started.elapsed() }
-            }
+            Err(_) => Outcome {
+                backend: self.target_name.clone(),
+                status: None,
+                complete: false,
+                latency: started.elapsed(),
+                tokens: 0,
+            },
             Ok(resp) => {
                 let backend = backend_of(resp.headers()).unwrap_or_else(|| self.target_name.clone());
                 let status = resp.status().as_u16();
-                let complete = resp.bytes().await.is_ok();
-                Outcome { backend, status: Some(status), complete, latency: started.elapsed() }
+                let body = resp.bytes().await;
+                let complete = body.is_ok();
+                let mut usage = crate::proxy::UsageScanner::default();
+                if let Ok(body) = &body {
+                    usage.feed(body);
+                }
+                let tokens = usage.usage().map_or(0, |u| u.prompt + u.completion);
+                Outcome { backend, status: Some(status), complete, latency: started.elapsed(), tokens }
             }
         }
     }

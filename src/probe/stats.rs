@@ -17,6 +17,8 @@ pub struct Outcome {
     pub complete: bool,
     /// From sending the request to the end of the body.
     pub latency: Duration,
+    /// Prompt + completion tokens the answer reported in its usage (0 when it had none).
+    pub tokens: u64,
 }
 
 impl Outcome {
@@ -33,6 +35,7 @@ struct Tally {
     status_2xx: u64,
     status_429: u64,
     status_5xx: u64,
+    tokens: u64,
     latencies_ms: Vec<f64>,
 }
 
@@ -62,6 +65,7 @@ impl Stats {
         }
         let tally = self.backends.entry(outcome.backend.clone()).or_default();
         tally.requests += 1;
+        tally.tokens += outcome.tokens;
         tally.latencies_ms.push(ms);
         match outcome.status {
             Some(200..=299) => tally.status_2xx += 1,
@@ -100,6 +104,8 @@ impl Stats {
                     status_429: t.status_429,
                     status_5xx: t.status_5xx,
                     share: round3(ratio(t.requests, self.requests)),
+                    tokens: t.tokens,
+                    tpm: round3(if secs > 0.0 { t.tokens as f64 * 60.0 / secs } else { 0.0 }),
                     latency_ms: Latency::of(&t.latencies_ms),
                 })
                 .collect(),
@@ -134,6 +140,9 @@ pub struct BackendSummary {
     pub status_5xx: u64,
     /// This backend's part of all requests (0..=1).
     pub share: f64,
+    /// Tokens (prompt + completion) its answers reported, and their rate per minute.
+    pub tokens: u64,
+    pub tpm: f64,
     pub latency_ms: Latency,
 }
 
@@ -173,7 +182,7 @@ mod tests {
     use super::*;
 
     fn outcome(backend: &str, status: Option<u16>, ms: u64) -> Outcome {
-        Outcome { backend: backend.into(), status, complete: true, latency: Duration::from_millis(ms) }
+        Outcome { backend: backend.into(), status, complete: true, latency: Duration::from_millis(ms), tokens: 30 }
     }
 
     #[test]
@@ -205,6 +214,7 @@ mod tests {
         let a = &s.backends[0];
         assert_eq!((a.name.as_str(), a.requests, a.status_2xx, a.share), ("a", 3, 3, 0.375));
         assert_eq!(a.latency_ms, Latency { p50: 20.0, p99: 30.0 });
+        assert_eq!((a.tokens, a.tpm), (90, 1350.0), "90 tokens in 4 s");
         let b = &s.backends[1];
         assert_eq!((b.requests, b.status_2xx, b.status_429, b.status_5xx), (4, 2, 1, 1));
         assert_eq!(s.backends[2].name, "t");

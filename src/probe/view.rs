@@ -28,6 +28,8 @@ pub struct Row {
     pub status_429: u64,
     pub status_5xx: u64,
     pub share: f64,
+    /// Tokens per minute the backend's answers reported.
+    pub tpm: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
 }
@@ -64,6 +66,7 @@ impl Snapshot {
                 status_429: seen.map_or(0, |s| s.status_429),
                 status_5xx: seen.map_or(0, |s| s.status_5xx),
                 share: seen.map_or(0.0, |s| s.share),
+                tpm: seen.map_or(0.0, |s| s.tpm),
                 p50_ms: seen.map_or(0.0, |s| s.latency_ms.p50),
                 p99_ms: seen.map_or(0.0, |s| s.latency_ms.p99),
             });
@@ -78,6 +81,7 @@ impl Snapshot {
                 status_429: s.status_429,
                 status_5xx: s.status_5xx,
                 share: s.share,
+                tpm: s.tpm,
                 p50_ms: s.latency_ms.p50,
                 p99_ms: s.latency_ms.p99,
             });
@@ -112,7 +116,7 @@ pub fn render(snapshot: &Snapshot, width: u16) -> String {
         .force_no_tty()
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(width)
-        .set_header(["BACKEND", "PRIO", "STATE", "REQS", "2XX", "429", "5XX", "SHARE", "P50 MS", "P99 MS"]);
+        .set_header(["BACKEND", "PRIO", "STATE", "REQS", "2XX", "429", "5XX", "SHARE", "TPM", "P50 MS", "P99 MS"]);
     for r in &snapshot.rows {
         let state = match r.state {
             State::Ok => "OK".to_string(),
@@ -128,11 +132,12 @@ pub fn render(snapshot: &Snapshot, width: u16) -> String {
             r.status_429.to_string(),
             r.status_5xx.to_string(),
             format!("{:.1}%", r.share * 100.0),
+            format!("{:.0}", r.tpm),
             format!("{:.0}", r.p50_ms),
             format!("{:.0}", r.p99_ms),
         ]);
     }
-    for i in 1..10 {
+    for i in 1..11 {
         if let Some(col) = table.column_mut(i) {
             col.set_cell_alignment(if i == 2 { CellAlignment::Left } else { CellAlignment::Right });
         }
@@ -155,6 +160,8 @@ mod tests {
             status_429,
             status_5xx: 0,
             share,
+            tokens: requests * 10,
+            tpm: requests as f64 * 10.0 * 60.0 / 12.34,
             latency_ms: Latency { p50, p99: p50 * 2.0 },
         };
         Summary {
@@ -191,11 +198,11 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            ["BACKEND", "PRIO", "STATE", "REQS", "2XX", "429", "5XX", "SHARE", "P50", "MS", "P99", "MS"]
+            ["BACKEND", "PRIO", "STATE", "REQS", "2XX", "429", "5XX", "SHARE", "TPM", "P50", "MS", "P99", "MS"]
         );
-        assert_eq!(lines[2], ["east", "1", "COOLING", "12s", "40", "30", "10", "0", "40.0%", "20", "40"]);
-        assert_eq!(lines[3], ["idle", "2", "OK", "0", "0", "0", "0", "0.0%", "0", "0"]);
-        assert_eq!(lines[4], ["west", "2", "OK", "60", "60", "0", "0", "60.0%", "31", "62"]);
+        assert_eq!(lines[2], ["east", "1", "COOLING", "12s", "40", "30", "10", "0", "40.0%", "1945", "20", "40"]);
+        assert_eq!(lines[3], ["idle", "2", "OK", "0", "0", "0", "0", "0.0%", "0", "0", "0"]);
+        assert_eq!(lines[4], ["west", "2", "OK", "60", "60", "0", "0", "60.0%", "2917", "31", "62"]);
         assert_eq!(lines.len(), 5);
         assert!(!frame.contains('\x1b'));
     }
@@ -207,8 +214,8 @@ mod tests {
         assert_eq!(
             rows,
             [
-                vec!["east", "-", "-", "40", "30", "10", "0", "40.0%", "20", "40"],
-                vec!["west", "-", "-", "60", "60", "0", "0", "60.0%", "31", "62"],
+                vec!["east", "-", "-", "40", "30", "10", "0", "40.0%", "1945", "20", "40"],
+                vec!["west", "-", "-", "60", "60", "0", "0", "60.0%", "2917", "31", "62"],
             ]
         );
     }

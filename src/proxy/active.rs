@@ -14,7 +14,7 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use super::Secrets;
 use super::auth::{BackendAuth, ClientKeys, EntraTiming, EntraToken};
 use super::metrics::BackendStats;
-use crate::config::{self, AllThrottled, Config};
+use crate::config::{self, AllThrottled, Config, StreamUsage};
 use crate::credential::{Credential, CredentialKind};
 use crate::lb::refill::Refills;
 use crate::lb::{self, Balancer};
@@ -32,6 +32,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `None` when proactive routing is off.
     pub proactive: Option<Proactive>,
+    pub stream_usage: StreamUsage,
 }
 
 pub use crate::lb::refill::Policy as Proactive;
@@ -173,6 +174,7 @@ impl ActiveConfig {
                     refills.push(Arc::new(Refills::default()));
                 }
             }
+            stats[index].set_info(backend.priority, backend.weight);
         }
 
         let client_keys = match &config.balancer.client_keys_env {
@@ -198,6 +200,7 @@ impl ActiveConfig {
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
                 adaptive: b.proactive.adaptive,
             }),
+            stream_usage: b.stream_usage,
         };
         Ok(ActiveConfig { balancer, upstreams, stats, refills, settings, client_keys, entra })
     }

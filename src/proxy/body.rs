@@ -11,11 +11,15 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+use super::exchange::Metered;
+
 pub enum ProxyBody {
     /// The backend's body, frame by frame as it arrives (SSE chunks are never buffered).
     Upstream(Incoming),
     /// A body the balancer produced.
     Local(Full<Bytes>),
+    /// A committed backend body, observed as it passes (usage, size, end): see `exchange`.
+    Metered(Box<Metered>),
 }
 
 impl ProxyBody {
@@ -32,6 +36,7 @@ impl Body for ProxyBody {
         match self.get_mut() {
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ProxyBody::Local(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+            ProxyBody::Metered(body) => Pin::new(&mut **body).poll_frame(cx),
         }
     }
 
@@ -39,6 +44,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Upstream(body) => body.is_end_stream(),
             ProxyBody::Local(body) => body.is_end_stream(),
+            ProxyBody::Metered(body) => body.is_end_stream(),
         }
     }
 
@@ -46,6 +52,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Upstream(body) => body.size_hint(),
             ProxyBody::Local(body) => body.size_hint(),
+            ProxyBody::Metered(body) => body.size_hint(),
         }
     }
 }

@@ -18,11 +18,13 @@ use tokio::sync::SemaphorePermit;
 use super::active::ActiveConfig;
 use super::auth::Access;
 use super::body::ProxyBody;
+use super::exchange::{self, Exchange};
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
-use super::{Shared, UpstreamClient, Worker};
+use super::{Shared, UpstreamClient, Worker, usage};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
+use crate::telemetry::{AttemptSpan, RequestSpan, TRACEPARENT};
 
 pub const X_OAI_LB_BACKEND: HeaderName = HeaderName::from_static("x-oai-lb-backend");
 pub const X_OAI_LB_ATTEMPTS: HeaderName = HeaderName::from_static("x-oai-lb-attempts");
@@ -109,6 +111,8 @@ struct Buffered {
     body: Bytes,
     deployment: String,
     started: Instant,
+    /// `stream_usage = "inject"` asked for usage the client did not: strip it from the answer.
+    injected: usage::Injected,
 }
 
 /// Reads the body, then routes the request within the request deadline.
@@ -122,18 +126,25 @@ async fn forward(
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     // The permit returns the body's bytes to the shared budget when the request is done.
-    let (body, _budget) = match read_body(shared, active, &parts.headers, body).await {
+    let (mut body, _budget) = match read_body(shared, active, &parts.headers, body).await {
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
     prepare_headers(&mut parts.headers, client_key);
+    let injected = usage::inject(active.settings.stream_usage, parts.uri.path(), &mut parts.headers, &mut body);
     let deployment = deployment::of_request(parts.uri.path(), &body).into_owned();
-    let request = Buffered { parts, body, deployment, started };
+    // Tracing (when on): the request's span, continued from the client's traceparent.
+    let mut span =
+        shared.tracing.as_ref().map(|t| t.request(&parts.method, parts.uri.path(), &parts.headers, &deployment));
+    let request = Buffered { parts, body, deployment, started, injected };
     let deadline = active.settings.request_timeout;
-    match tokio::time::timeout(deadline, route(shared, client, active, &request)).await {
+    match tokio::time::timeout(deadline, route(shared, client, active, &request, &mut span)).await {
         Ok(response) => response,
         Err(_) => {
             shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
+            if let Some(span) = span.take() {
+                span.answered_locally(504);
+            }
             tracing::warn!(
                 path = request.parts.uri.path(),
                 deployment = &*request.deployment,
@@ -245,6 +256,7 @@ async fn route(
     client: &UpstreamClient,
     active: &ActiveConfig,
     request: &Buffered,
+    span: &mut Option<RequestSpan>,
 ) -> Response<ProxyBody> {
     let mut tried = Tried::default();
     // The last backend answer that failed over; returned as-is when no backend remains and
@@ -253,18 +265,43 @@ async fn route(
     loop {
         let next = match next_backend(shared, active, request, tried, last_failure.take()) {
             Step::Try(next) => next,
-            Step::Answer(answer) => return answer,
+            Step::Answer(answer) => {
+                if let Some(span) = span.take() {
+                    span.answered_locally(answer.status().as_u16());
+                }
+                return answer;
+            }
         };
         if tried.count() > 0 {
             shared.totals.failovers.fetch_add(1, Relaxed);
         }
         tried.insert(next.index);
+        let mut attempt_span =
+            span.as_mut().map(|s| s.attempt(&active.balancer.backends()[next.index].name, &request.deployment));
+        let traceparent = attempt_span.as_ref().map(AttemptSpan::traceparent);
         let attempt_started = Instant::now();
-        let outcome = attempt(client, active, next.index, request).await;
+        let outcome = attempt(client, active, next.index, request, traceparent).await;
         let latency = attempt_started.elapsed();
+        if let Some(attempt_span) = &mut attempt_span {
+            match &outcome {
+                Ok(response) => attempt_span.answered(response.status().as_u16()),
+                Err(problem) => attempt_span.error(&problem.to_string()),
+            }
+        }
         match judge(active, next, request, outcome, latency) {
-            Verdict::Commit(response) => return commit(shared, active, next.index, request, response, tried.count()),
+            Verdict::Commit(response) => {
+                let span = span.take().map(|mut span| {
+                    if let Some(attempt_span) = attempt_span {
+                        span.commit(attempt_span);
+                    }
+                    span
+                });
+                return commit(shared, active, next.index, request, response, tried.count(), span);
+            }
             Verdict::FailOver { cooldown, answer } => {
+                if let Some(attempt_span) = attempt_span {
+                    attempt_span.failed_over(cooldown);
+                }
                 last_failure =
                     answer.map(|r| labelled(r, active.upstreams[next.index].name_header.clone(), tried.count()));
                 start_cooldown(shared, active, next.index, &request.deployment, cooldown);
@@ -392,6 +429,7 @@ fn commit(
     request: &Buffered,
     response: Response<Incoming>,
     attempts: u32,
+    span: Option<RequestSpan>,
 ) -> Response<ProxyBody> {
     let status = response.status();
     let deployment = &*request.deployment;
@@ -400,23 +438,27 @@ fn commit(
         start_cooldown(shared, active, index, deployment, rest.unwrap_or(active.settings.default_cooldown));
     }
     if let Some(proactive) = active.settings.proactive.filter(|_| status.is_success())
-        && let Some(rest) = proactive.after_success(
-            &active.refills[index],
-            deployment,
-            response.headers(),
-            Instant::now(),
-            || estimated_tokens(&request.body),
-        )
+        && let Some(rest) =
+            proactive.after_success(&active.refills[index], deployment, response.headers(), Instant::now(), || {
+                estimated_tokens(&request.body)
+            })
     {
         start_cooldown(shared, active, index, deployment, rest);
     }
-    tracing::info!(
-        target: "oai_lb::access",
-        path = request.parts.uri.path(), deployment, backend = active.balancer.backends()[index].name,
-        status = status.as_u16(), attempts,
-        latency_ms = millis(request.started.elapsed()), "proxied"
+    // The access log line, the token count and the request span end with the body.
+    let upstream = &active.upstreams[index];
+    let mut exchange = Exchange::new(
+        Arc::clone(&active.stats[index]),
+        upstream.name_header.clone(),
+        deployment,
+        request.parts.method.clone(),
+        request.parts.uri.clone(),
+        attempts,
+        request.started,
     );
-    labelled(response, active.upstreams[index].name_header.clone(), attempts)
+    exchange.span = span;
+    let response = labelled(response, upstream.name_header.clone(), attempts);
+    exchange::observe(response, exchange, request.injected.strip_usage_chunk)
 }
 
 /// Starts a cooldown locally (what selection reads) and, with shared state, announces it to
@@ -447,6 +489,7 @@ async fn attempt(
     active: &ActiveConfig,
     index: usize,
     request: &Buffered,
+    traceparent: Option<HeaderValue>,
 ) -> Result<Response<Incoming>, AttemptError> {
     let Buffered { parts, body, .. } = request;
     let upstream = &active.upstreams[index];
@@ -455,6 +498,9 @@ async fn attempt(
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = parts.headers.clone();
+    if let Some(traceparent) = traceparent {
+        request.headers_mut().insert(TRACEPARENT, traceparent);
+    }
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
     let timeout = active.settings.response_timeout;
     match tokio::time::timeout(timeout, client.request(request)).await {

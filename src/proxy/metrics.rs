@@ -2,10 +2,12 @@
 //! `GET /metrics` (Prometheus text) and `GET /lb/backends` (JSON for people and `probe`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use super::usage::{DeploymentTokens, TokenCounters};
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -62,6 +64,12 @@ pub struct BackendStats {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    /// Tokens the backend's answers reported, per deployment.
+    pub tokens: TokenCounters,
+    /// The backend's current priority and weight (set on every config build), for
+    /// `oai_lb_backend_info`: dashboards group traffic by priority with it.
+    priority: AtomicU32,
+    weight: AtomicU32,
 }
 
 impl BackendStats {
@@ -74,6 +82,12 @@ impl BackendStats {
         }
         self.latency_count.fetch_add(1, Relaxed);
         self.latency_sum_micros.fetch_add(latency.as_micros() as u64, Relaxed);
+    }
+
+    /// Notes the priority and weight the current config gives this backend.
+    pub fn set_info(&self, priority: u32, weight: u32) {
+        self.priority.store(priority, Relaxed);
+        self.weight.store(weight, Relaxed);
     }
 
     pub fn cooldown_started(&self) {
@@ -101,6 +115,8 @@ pub struct Totals {
     pub rejected_busy: AtomicU64,
     pub rejected_slow_body: AtomicU64,
     pub deadline_exceeded: AtomicU64,
+    /// Trace spans dropped: export queue full or export failed (shared with the exporter).
+    pub trace_spans_dropped: std::sync::Arc<AtomicU64>,
 }
 
 /// What `/lb/backends` shows of one backend.
@@ -118,6 +134,9 @@ pub struct BackendView {
     pub status_5xx: u64,
     pub errors: u64,
     pub cooldowns_started: u64,
+    /// Tokens served, per deployment (from the answers' `usage`).
+    #[serde(default)]
+    pub tokens: Vec<DeploymentTokens>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -172,6 +191,7 @@ impl BackendView {
             status_5xx: stats.count(Outcome::Status5xx),
             errors: stats.count(Outcome::Error),
             cooldowns_started: stats.cooldowns_started.load(Relaxed),
+            tokens: stats.tokens.snapshot(),
         }
     }
 }
@@ -232,6 +252,21 @@ pub fn prometheus(
         totals.deadline_exceeded.load(Relaxed),
     );
 
+    total(
+        &mut out,
+        "oai_lb_trace_spans_dropped_total",
+        "Trace spans dropped because the export queue was full or the export failed.",
+        totals.trace_spans_dropped.load(Relaxed),
+    );
+    out.push_str(
+        "# HELP oai_lb_backend_info Each backend's priority and weight (value 1), to group series by priority.\n",
+    );
+    out.push_str("# TYPE oai_lb_backend_info gauge\n");
+    for (name, stats, _) in backends {
+        let (priority, weight) = (stats.priority.load(Relaxed), stats.weight.load(Relaxed));
+        let _ =
+            writeln!(out, "oai_lb_backend_info{{backend=\"{name}\",priority=\"{priority}\",weight=\"{weight}\"}} 1");
+    }
     out.push_str("# HELP oai_lb_backend_requests_total Attempts sent to each backend, by outcome.\n");
     out.push_str("# TYPE oai_lb_backend_requests_total counter\n");
     for (name, stats, _) in backends {
@@ -252,6 +287,19 @@ pub fn prometheus(
             "oai_lb_cooldowns_started_total{{backend=\"{name}\"}} {}",
             stats.cooldowns_started.load(Relaxed)
         );
+    }
+    out.push_str("# HELP oai_lb_tokens_total Tokens reported in the usage of answers, per backend and deployment.\n");
+    out.push_str("# TYPE oai_lb_tokens_total counter\n");
+    for (name, stats, _) in backends {
+        for d in stats.tokens.snapshot() {
+            let deployment = escape_label(&d.deployment);
+            for (kind, value) in [("prompt", d.prompt_tokens), ("completion", d.completion_tokens)] {
+                let _ = writeln!(
+                    out,
+                    "oai_lb_tokens_total{{backend=\"{name}\",deployment=\"{deployment}\",kind=\"{kind}\"}} {value}"
+                );
+            }
+        }
     }
     out.push_str("# HELP oai_lb_backend_cooling Deployments currently cooling down per backend.\n");
     out.push_str("# TYPE oai_lb_backend_cooling gauge\n");
@@ -289,6 +337,14 @@ pub fn prometheus(
     out
 }
 
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn escape_label(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
+    }
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,11 +354,13 @@ mod tests {
         let totals = Totals::default();
         totals.requests.fetch_add(3, Relaxed);
         let stats = BackendStats::default();
+        stats.set_info(2, 3);
         stats.record(Outcome::Status2xx, Duration::from_millis(2));
         stats.record(Outcome::Status429, Duration::from_millis(20));
         stats.record(Outcome::Error, Duration::from_secs(100));
         let text = prometheus(&totals, &[("east", &stats, 1)], Some((true, 2)), Instant::now());
         assert!(text.contains("oai_lb_client_requests_total 3\n"));
+        assert!(text.contains("oai_lb_backend_info{backend=\"east\",priority=\"2\",weight=\"3\"} 1\n"));
         assert!(text.contains("oai_lb_backend_requests_total{backend=\"east\",status=\"429\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.0025\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.025\"} 2\n"));
@@ -310,6 +368,18 @@ mod tests {
         assert!(text.contains("oai_lb_backend_cooling{backend=\"east\"} 1\n"));
         assert!(text.contains("oai_lb_shared_state_up 1\n"));
         assert!(text.contains("oai_lb_shared_state_rejected_total 2\n"));
+    }
+
+    #[test]
+    fn tokens_per_backend_deployment_and_kind() {
+        let stats = BackendStats::default();
+        stats.tokens.add("gpt-4o", super::super::usage::Usage { prompt: 10, completion: 4 });
+        stats.tokens.add("we\"ird", super::super::usage::Usage { prompt: 1, completion: 0 });
+        let text = prometheus(&Totals::default(), &[("east", &stats, 0)], None, Instant::now());
+        assert!(text.contains("oai_lb_tokens_total{backend=\"east\",deployment=\"gpt-4o\",kind=\"prompt\"} 10\n"));
+        assert!(text.contains("oai_lb_tokens_total{backend=\"east\",deployment=\"gpt-4o\",kind=\"completion\"} 4\n"));
+        assert!(text.contains("deployment=\"we\\\"ird\""), "{text}");
+        assert!(!text.contains("oai_lb_shared_state_up"));
     }
 
     #[test]

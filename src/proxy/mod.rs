@@ -9,11 +9,13 @@ mod active;
 mod auth;
 mod body;
 mod conn;
+mod exchange;
 mod forward;
 mod metrics;
 mod reply;
 mod secrets;
 mod shared_state;
+mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +41,7 @@ pub use auth::EntraTiming;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
 pub use secrets::Secrets;
+pub use usage::{DeploymentTokens, Scanner as UsageScanner, Usage};
 
 use crate::config::Config;
 use crate::credential::CredentialKind;
@@ -86,6 +89,8 @@ pub enum ProxyError {
     SharedState(#[from] shared_state::SharedStateError),
     #[error("no backends configured (fix: add a [[backends]] section to the config)")]
     NoBackends,
+    #[error("{0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -171,6 +176,8 @@ pub(crate) struct Shared {
     started_with: RestartOnly,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
     shared_state: Option<SharedCooldowns>,
+    /// OTLP traces, when `[telemetry]` or `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector.
+    tracing: Option<crate::telemetry::Tracing>,
 }
 
 impl Shared {
@@ -224,9 +231,20 @@ impl Server {
             None => None,
         };
         let limits = Limits::of(&config);
+        let totals = Totals::default();
+        let telemetry =
+            crate::telemetry::TelemetrySettings::resolve(config.telemetry.as_ref(), |v| std::env::var(v).ok());
+        let tracing = match telemetry {
+            Some(settings) => {
+                let tracing = crate::telemetry::Tracing::start(&settings, Arc::clone(&totals.trace_spans_dropped))?;
+                tracing::info!(endpoint = %settings.endpoint, service = %settings.service_name, "exporting traces over OTLP");
+                Some(tracing)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             active,
-            totals: Totals::default(),
+            totals,
             connect_timeout,
             connections: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
             body_budget: Semaphore::new(limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS)),
@@ -234,6 +252,7 @@ impl Server {
             allow_any_host: options.allow_unauthenticated,
             started_with: RestartOnly::of(&config),
             shared_state,
+            tracing,
         });
         Ok(Server { listener, shared, options, local_addr })
     }
@@ -293,6 +312,9 @@ impl Server {
         }
         if let Some(watcher) = watcher {
             watcher.abort();
+        }
+        if let Some(tracing) = &shared.tracing {
+            tracing.flush(Duration::from_secs(5)).await;
         }
         Ok(())
     }

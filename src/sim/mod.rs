@@ -83,6 +83,10 @@ pub struct SimStats {
     pub errors: u64,
     pub resets: u64,
     pub unauthorized: u64,
+    /// Tokens of the answers served: prompt tokens of every successful answer, completion
+    /// tokens of every completion (a stream's once it has sent its last word).
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,8 @@ struct Counters {
     errors: AtomicU64,
     resets: AtomicU64,
     unauthorized: AtomicU64,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
 }
 
 impl Counters {
@@ -112,6 +118,8 @@ impl Counters {
             errors: get(&self.errors),
             resets: get(&self.resets),
             unauthorized: get(&self.unauthorized),
+            prompt_tokens: get(&self.prompt_tokens),
+            completion_tokens: get(&self.completion_tokens),
         }
     }
 }

@@ -86,6 +86,8 @@ pub fn route(path: &str) -> Route {
 pub struct Request {
     pub model: Option<String>,
     pub stream: bool,
+    /// `stream_options.include_usage`: end the stream with a usage-only chunk.
+    pub include_usage: bool,
     /// Estimated prompt tokens: bytes of the prompt text / 4, rounded up, at least 1.
     pub prompt_tokens: u64,
     /// `max_tokens` / `max_completion_tokens`, else [`DEFAULT_MAX_TOKENS`]; 0 for embeddings.
@@ -105,6 +107,8 @@ impl Request {
         };
         let model = obj.get("model").and_then(Value::as_str).map(str::to_string);
         let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let include_usage =
+            obj.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
         let mut text_bytes = 0usize;
         let mut inputs = Vec::new();
         match operation {
@@ -140,6 +144,7 @@ impl Request {
         Ok(Request {
             model,
             stream: stream && operation != Operation::Embeddings,
+            include_usage,
             prompt_tokens: (text_bytes as u64).div_ceil(4).max(1),
             max_tokens,
             inputs,
@@ -232,6 +237,20 @@ pub fn chunk_event(
             })
         }
     };
+    format!("data: {body}\n\n")
+}
+
+/// The last chunk of a stream whose request set `stream_options.include_usage`: no
+/// choices, the usage of the whole answer.
+pub fn usage_event(operation: Operation, id: &str, created: u64, model: &str, prompt: u64, completion: u64) -> String {
+    let object = match operation {
+        Operation::Completions => "text_completion",
+        _ => "chat.completion.chunk",
+    };
+    let body = json!({
+        "id": id, "object": object, "created": created, "model": model,
+        "choices": [], "usage": usage(prompt, completion),
+    });
     format!("data: {body}\n\n")
 }
 

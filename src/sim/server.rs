@@ -217,10 +217,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let created = unix_now();
     let model = parsed.model.clone().unwrap_or_else(|| deployment.clone());
     let mut resp = match operation {
-        Operation::Embeddings => json_response(StatusCode::OK, &openai::embeddings_body(&model, &parsed), &request_id),
-        _ if parsed.stream => stream_response(&state, operation, &model, created, &request_id),
+        Operation::Embeddings => {
+            c.prompt_tokens.fetch_add(parsed.prompt_tokens, Ordering::Relaxed);
+            json_response(StatusCode::OK, &openai::embeddings_body(&model, &parsed), &request_id)
+        }
+        _ if parsed.stream => stream_response(&state, operation, &model, created, &request_id, &parsed),
         _ => {
             let words = openai::completion_words(parsed.max_tokens, state.opts.stream_chunks);
+            c.prompt_tokens.fetch_add(parsed.prompt_tokens, Ordering::Relaxed);
+            c.completion_tokens.fetch_add(words.len() as u64, Ordering::Relaxed);
             let id = completion_id(operation, &request_id);
             let body = openai::completion_body(operation, &id, created, &model, &parsed, &words);
             json_response(StatusCode::OK, &body, &request_id)
@@ -239,6 +244,7 @@ fn stream_response(
     model: &str,
     created: u64,
     request_id: &str,
+    parsed: &openai::Request,
 ) -> Response<Body> {
     let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, io::Error>>(2);
     let chunks = state.opts.stream_chunks.max(1);
@@ -247,6 +253,7 @@ fn stream_response(
     let id = completion_id(operation, request_id);
     let model = model.to_string();
     let interval = state.opts.chunk_interval;
+    let (prompt_tokens, include_usage) = (parsed.prompt_tokens, parsed.include_usage);
     let state = state.clone();
     tokio::spawn(async move {
         for (i, word) in words.iter().enumerate() {
@@ -261,6 +268,15 @@ fn stream_response(
             let event = openai::chunk_event(operation, &id, created, &model, word, i == 0, i + 1 == chunks);
             if tx.send(Ok(Frame::data(Bytes::from(event)))).await.is_err() {
                 return; // the client went away
+            }
+        }
+        let completion_tokens = words.len() as u64;
+        state.counters.prompt_tokens.fetch_add(prompt_tokens, Ordering::Relaxed);
+        state.counters.completion_tokens.fetch_add(completion_tokens, Ordering::Relaxed);
+        if include_usage {
+            let event = openai::usage_event(operation, &id, created, &model, prompt_tokens, completion_tokens);
+            if tx.send(Ok(Frame::data(Bytes::from(event)))).await.is_err() {
+                return;
             }
         }
         let _ = tx.send(Ok(Frame::data(Bytes::from_static(openai::DONE_EVENT.as_bytes())))).await;

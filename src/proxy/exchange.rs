@@ -1,0 +1,206 @@
+//! A committed response on its way to the client, and what is recorded when it ends: the
+//! tokens it reported (per backend and deployment), the access log line, and the request's
+//! trace span.
+//!
+//! [`Metered`] wraps the backend's body: every frame passes through at once (the usage
+//! [`Scanner`] reads it in place), and when the body ends — or the client goes away — the
+//! [`Exchange`] is dropped and records what happened, exactly once.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, Uri, header};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::body::ProxyBody;
+use super::metrics::BackendStats;
+use super::usage::{Scanner, SseFilter, Usage};
+use crate::telemetry::RequestSpan;
+
+/// One request's record, finished when its response body ends.
+pub struct Exchange {
+    pub stats: Arc<BackendStats>,
+    /// The backend's name (the `x-oai-lb-backend` value).
+    pub backend: HeaderValue,
+    pub deployment: Box<str>,
+    pub uri: Uri,
+    pub method: http::Method,
+    pub attempts: u32,
+    pub started: Instant,
+    /// Time until the committed response head arrived.
+    pub head_latency: Duration,
+    /// The request's trace span, when tracing is on; ended with the body.
+    pub span: Option<RequestSpan>,
+    status: u16,
+    bytes: u64,
+    scanner: Option<Scanner>,
+    filter: Option<SseFilter>,
+    finished: bool,
+}
+
+impl Exchange {
+    pub fn new(
+        stats: Arc<BackendStats>,
+        backend: HeaderValue,
+        deployment: &str,
+        method: http::Method,
+        uri: Uri,
+        attempts: u32,
+        started: Instant,
+    ) -> Exchange {
+        Exchange {
+            stats,
+            backend,
+            deployment: deployment.into(),
+            uri,
+            method,
+            attempts,
+            started,
+            head_latency: started.elapsed(),
+            span: None,
+            status: 0,
+            bytes: 0,
+            scanner: None,
+            filter: None,
+            finished: false,
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.scanner.as_ref().and_then(Scanner::usage)
+    }
+}
+
+impl Exchange {
+    /// Records the request: called when the body's last frame is handed on (so a client
+    /// that has read the answer finds it counted), else when the body is dropped.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let usage = self.usage();
+        if let Some(usage) = usage {
+            self.stats.tokens.add(&self.deployment, usage);
+        }
+        let duration = self.started.elapsed();
+        let backend = self.backend.to_str().unwrap_or_default();
+        tracing::info!(
+            target: "oai_lb::access",
+            method = self.method.as_str(),
+            path = self.uri.path(),
+            deployment = &*self.deployment,
+            backend,
+            status = self.status,
+            attempts = self.attempts,
+            latency_ms = millis(self.head_latency),
+            duration_ms = millis(duration),
+            bytes = self.bytes,
+            prompt_tokens = usage.map(|u| u.prompt),
+            completion_tokens = usage.map(|u| u.completion),
+            trace_id = self.span.as_ref().map(RequestSpan::trace_id).as_deref(),
+            "proxied"
+        );
+        if let Some(span) = self.span.take() {
+            span.finish(self.status, self.bytes, usage);
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Wraps a committed backend response so its usage, size and end are recorded. Successful
+/// answers are scanned for usage; with `strip_usage_chunk` (the balancer asked for usage
+/// the client did not want) a streamed answer loses its usage-only chunk.
+pub fn observe(response: Response<ProxyBody>, mut exchange: Exchange, strip_usage_chunk: bool) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    let ProxyBody::Upstream(body) = body else {
+        return Response::from_parts(parts, body);
+    };
+    exchange.status = parts.status.as_u16();
+    if parts.status.is_success() {
+        exchange.scanner = Some(Scanner::default());
+        let streamed =
+            parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if strip_usage_chunk && streamed {
+            exchange.filter = Some(SseFilter::default());
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
+    }
+    Response::from_parts(parts, ProxyBody::Metered(Box::new(Metered { body, exchange, ended: false })))
+}
+
+/// The backend's body, observed as it streams.
+pub struct Metered {
+    body: Incoming,
+    exchange: Exchange,
+    ended: bool,
+}
+
+impl Body for Metered {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    let Some(data) = frame.data_ref() else {
+                        return Poll::Ready(Some(Ok(frame)));
+                    };
+                    if let Some(scanner) = &mut this.exchange.scanner {
+                        scanner.feed(data);
+                    }
+                    let Some(filter) = &mut this.exchange.filter else {
+                        this.exchange.bytes += data.len() as u64;
+                        if this.body.is_end_stream() {
+                            this.exchange.finish();
+                        }
+                        return Poll::Ready(Some(Ok(frame)));
+                    };
+                    let Ok(data) = frame.into_data() else { unreachable!("checked: a data frame") };
+                    let out = filter.filter(data);
+                    if !out.is_empty() {
+                        this.exchange.bytes += out.len() as u64;
+                        return Poll::Ready(Some(Ok(Frame::data(out))));
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => {
+                    this.ended = true;
+                    let rest = this.exchange.filter.as_mut().map(SseFilter::finish).unwrap_or_default();
+                    this.exchange.bytes += rest.len() as u64;
+                    this.exchange.finish();
+                    if !rest.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(rest))));
+                    }
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || (self.exchange.filter.is_none() && self.body.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.exchange.filter.is_some() { SizeHint::default() } else { self.body.size_hint() }
+    }
+}
+
+/// Milliseconds with microsecond precision, for log lines.
+fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1e3
+}

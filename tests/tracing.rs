@@ -1,0 +1,250 @@
+//! OTLP traces of `oai-lb serve`, received by a real OTLP/HTTP receiver started here (a
+//! small hyper server) and decoded with the OpenTelemetry protobuf definitions: one server
+//! span per request continued from the client's `traceparent`, one client span per attempt,
+//! the attempt's context passed to the backend, and an exporter that never blocks requests.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
+use prost::Message;
+use support::{Backend, Balancer, Reply, client};
+
+/// Spans received, with their resource's `service.name`.
+type Received = Arc<Mutex<Vec<(String, Span)>>>;
+
+/// A real OTLP/HTTP receiver: `POST /v1/traces` with a protobuf body. With `stall`, it
+/// accepts and never answers (a collector that hangs).
+async fn receiver(stall: bool) -> (SocketAddr, Received) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    let spans = Arc::clone(&received);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let spans = Arc::clone(&spans);
+            tokio::spawn(async move {
+                let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let spans = Arc::clone(&spans);
+                    async move {
+                        assert_eq!(request.uri().path(), "/v1/traces");
+                        assert_eq!(request.headers()["content-type"], "application/x-protobuf");
+                        let body = request.into_body().collect().await.unwrap().to_bytes();
+                        if stall {
+                            std::future::pending::<()>().await;
+                        }
+                        let export = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                        for resource in export.resource_spans {
+                            let service = resource
+                                .resource
+                                .iter()
+                                .flat_map(|r| &r.attributes)
+                                .find(|a| a.key == "service.name")
+                                .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
+                                    AnyValue::StringValue(s) => Some(s.clone()),
+                                    _ => None,
+                                })
+                                .unwrap_or_default();
+                            for scope in resource.scope_spans {
+                                for span in scope.spans {
+                                    spans.lock().unwrap().push((service.clone(), span));
+                                }
+                            }
+                        }
+                        let reply = ExportTraceServiceResponse::default().encode_to_vec();
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .header("content-type", "application/x-protobuf")
+                                .body(Full::new(Bytes::from(reply)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    (addr, received)
+}
+
+fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AnyValue> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()?.value.as_ref())
+}
+
+fn attr_str(span: &Span, key: &str) -> String {
+    match attr(span, key) {
+        Some(AnyValue::StringValue(s)) => s.clone(),
+        other => panic!("{key}: {other:?} in {span:?}"),
+    }
+}
+
+fn attr_int(span: &Span, key: &str) -> i64 {
+    match attr(span, key) {
+        Some(AnyValue::IntValue(i)) => *i,
+        other => panic!("{key}: {other:?} in {}", span.name),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn wait_for(received: &Received, n: usize) -> Vec<(String, Span)> {
+    for _ in 0..100 {
+        if received.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    received.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_and_its_attempts_are_one_trace_continued_from_the_client() {
+    let (otlp, received) = receiver(false).await;
+    let ptu = Backend::always(|| Reply::throttled("30")).await;
+    let usage = r#"{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}"#;
+    let paygo = Backend::always(move || Reply::ok(usage)).await;
+    let toml = format!(
+        "[telemetry]\notlp_endpoint = \"http://{otlp}\"\nservice_name = \"oai-lb-test\"\n{}",
+        support::backends_toml(&[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)])
+    );
+    let lb = Balancer::start(&toml).await;
+
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let client_span = "00f067aa0ba902b7";
+    let resp = client()
+        .post(lb.url(support::CHAT))
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .body(support::CHAT_BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+
+    let spans = wait_for(&received, 3).await;
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    assert!(spans.iter().all(|(service, _)| service == "oai-lb-test"));
+    let spans: Vec<Span> = spans.into_iter().map(|(_, s)| s).collect();
+    let request = spans.iter().find(|s| s.kind == SpanKind::Server as i32).expect("a server span");
+    assert_eq!(hex(&request.trace_id), client_trace, "the client's trace continues");
+    assert_eq!(hex(&request.parent_span_id), client_span, "the client's span is the parent");
+    assert_eq!(request.name, "POST gpt-4o");
+    assert_eq!(attr_int(request, "http.response.status_code"), 200);
+    assert_eq!(attr_int(request, "oai_lb.attempts"), 2);
+    assert_eq!(attr_str(request, "oai_lb.deployment"), "gpt-4o");
+    assert_eq!(
+        (attr_int(request, "gen_ai.usage.input_tokens"), attr_int(request, "gen_ai.usage.output_tokens")),
+        (11, 7)
+    );
+    assert_eq!(attr_int(request, "http.response.body.size"), usage.len() as i64);
+
+    let mut attempts: Vec<&Span> = spans.iter().filter(|s| s.kind == SpanKind::Client as i32).collect();
+    attempts.sort_by_key(|s| attr_int(s, "oai_lb.attempt"));
+    assert_eq!(attempts.len(), 2);
+    for a in &attempts {
+        assert_eq!(a.trace_id, request.trace_id);
+        assert_eq!(a.parent_span_id, request.span_id, "attempts are children of the request");
+        assert!(
+            a.start_time_unix_nano >= request.start_time_unix_nano
+                && a.end_time_unix_nano <= request.end_time_unix_nano
+        );
+    }
+    let (first, second) = (attempts[0], attempts[1]);
+    assert_eq!((attr_str(first, "oai_lb.backend"), attr_int(first, "http.response.status_code")), ("ptu".into(), 429));
+    assert!(matches!(attr(first, "oai_lb.cooldown_secs"), Some(AnyValue::DoubleValue(s)) if *s == 30.0));
+    assert_eq!(
+        (attr_str(second, "oai_lb.backend"), attr_int(second, "http.response.status_code")),
+        ("paygo".into(), 200)
+    );
+    assert_eq!(attr_int(second, "http.response.body.size"), usage.len() as i64);
+    assert!(attr(second, "oai_lb.cooldown_secs").is_none());
+
+    // The tree, for people reading the test output (`--no-capture`).
+    let ms = |s: &Span| (s.end_time_unix_nano - s.start_time_unix_nano) as f64 / 1e6;
+    let attrs = |s: &Span| {
+        let value = |v: Option<&AnyValue>| match v {
+            Some(AnyValue::StringValue(s)) => s.clone(),
+            Some(AnyValue::IntValue(i)) => i.to_string(),
+            Some(AnyValue::DoubleValue(d)) => d.to_string(),
+            Some(AnyValue::BoolValue(b)) => b.to_string(),
+            other => format!("{other:?}"),
+        };
+        s.attributes.iter().map(|a| format!("{}={}", a.key, value(attr(s, &a.key)))).collect::<Vec<_>>().join(" ")
+    };
+    println!("trace {client_trace}\n  {} [{:.2} ms] {}", request.name, ms(request), attrs(request));
+    for a in &attempts {
+        println!("    └ {} [{:.2} ms] {}", a.name, ms(a), attrs(a));
+    }
+
+    // Each backend got the traceparent of its own attempt.
+    for (backend, attempt) in [(&ptu, first), (&paygo, second)] {
+        let seen = backend.seen();
+        let traceparent = seen[0].headers["traceparent"].to_str().unwrap();
+        assert_eq!(traceparent, format!("00-{client_trace}-{}-01", hex(&attempt.span_id)));
+    }
+
+    // Without a traceparent, a request starts its own trace.
+    received.lock().unwrap().clear();
+    let resp = support::post(&lb.url(support::CHAT)).await;
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+    let spans = wait_for(&received, 1).await;
+    let request = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Server as i32).unwrap();
+    assert!(request.parent_span_id.is_empty());
+    assert_ne!(hex(&request.trace_id), client_trace);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_collector_never_slows_requests_spans_are_dropped_and_counted() {
+    let (otlp, _) = receiver(true).await;
+    let backend = Backend::always(|| Reply::ok(r#"{"choices":[]}"#)).await;
+    let toml = format!(
+        "[telemetry]\notlp_endpoint = \"http://{otlp}\"\nqueue_spans = 4\n{}",
+        support::backends_toml(&[("east", &backend.url(), 1)])
+    );
+    let lb = Balancer::start(&toml).await;
+    // The first spans go out in a batch that the collector never answers: the exporter is
+    // stuck from then on, and the queue (4 spans) fills.
+    support::post(&lb.url(support::CHAT)).await.bytes().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    for _ in 0..60 {
+        let resp = support::post(&lb.url(support::CHAT)).await;
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "requests waited for the exporter: {:?}", started.elapsed());
+    let metrics = client().get(lb.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("oai_lb_trace_spans_dropped_total "))
+        .expect("the drop counter is exposed")
+        .parse()
+        .unwrap();
+    assert!(dropped >= 2 * 60 - 4, "2 spans a request, 4 fit in the queue: dropped {dropped}\n{metrics}");
+}
+
+#[tokio::test]
+async fn without_telemetry_nothing_is_traced_and_traceparent_passes_through() {
+    let backend = Backend::always(|| Reply::ok("{}")).await;
+    let lb = Balancer::start(&support::backends_toml(&[("east", &backend.url(), 1)])).await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let resp = client().post(lb.url(support::CHAT)).header("traceparent", traceparent).body("{}").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(backend.seen()[0].headers["traceparent"], traceparent);
+    let metrics = client().get(lb.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oai_lb_trace_spans_dropped_total 0\n"));
+}
