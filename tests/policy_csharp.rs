@@ -352,7 +352,8 @@ fn scenarios() -> Vec<Scenario> {
 /// weighted draw can return (each repeated `weight` times, sorted), `""` when all are
 /// cooling or tried (with the Retry-After seconds), `:unserved` when none serves it.
 fn lb_decides(c: &Config, s: &Scenario) -> (Value, Option<String>, Option<String>) {
-    let balancer = Balancer::new(lb_backends(c));
+    let balancer =
+        Balancer::new(lb_backends(c)).with_max_cooldown(Duration::from_secs_f64(c.balancer.max_cooldown_secs));
     let now = Instant::now();
     for &(name, deployment, left) in &s.cooling {
         if left > 0 {
@@ -570,7 +571,8 @@ fn cooldowns_agree_with_the_balancer() {
         for who in ["a", "b"] {
             // The balancer: the header's cooldown, else the default, never shortening one
             // already running; expired entries go.
-            let balancer = Balancer::new(lb_backends(&c));
+            let balancer =
+                Balancer::new(lb_backends(&c)).with_max_cooldown(Duration::from_secs_f64(c.balancer.max_cooldown_secs));
             let now = Instant::now();
             for (key, left) in known.iter().filter(|(_, left)| *left > 0) {
                 let (name, deployment) = key.split_once('|').unwrap();

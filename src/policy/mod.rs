@@ -172,6 +172,8 @@ pub fn pool_auth(backends: &[ListedBackend]) -> Result<(), PolicyError> {
 struct Options {
     all_throttled: AllThrottled,
     default_cooldown_ms: u64,
+    /// No cooldown, from any header, lasts longer (`max_cooldown_secs`, as in `src/lb`).
+    max_cooldown_ms: u64,
     /// Seconds to wait for a backend's response head.
     timeout_secs: u64,
     /// Some backend is called with APIM's managed identity.
@@ -190,6 +192,7 @@ impl Options {
         Options {
             all_throttled: b.all_throttled,
             default_cooldown_ms: (b.default_cooldown_secs * 1000.0).ceil() as u64,
+            max_cooldown_ms: (b.max_cooldown_secs * 1000.0).ceil() as u64,
             timeout_secs: b.response_timeout_secs.ceil() as u64,
             entra_backends: backends(config).iter().any(|b| b.auth == BackendAuth::Entra),
             pass_through_backends: backends(config).iter().any(|b| b.auth == BackendAuth::None),

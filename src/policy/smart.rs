@@ -52,9 +52,6 @@ const UNSERVED: &str = ":unserved";
 /// APIM's largest retry count.
 const MAX_RETRIES: u32 = 50;
 
-/// Cooldowns are kept as long as the longest cooldown we accept (a day).
-const CACHE_SECONDS: u64 = 86_400;
-
 pub(super) fn document(options: &Options) -> Element {
     Element::new("policies")
         .child(inbound(options))
@@ -174,7 +171,7 @@ fn forward_attempt(mut otherwise: Element, options: &Options) -> Element {
             Element::new("choose").child(
                 Element::new("when")
                     .attr("condition", retryable())
-                    .children(record_cooldown(options.default_cooldown_ms, true))
+                    .children(record_cooldown(options, true))
                     .child(set_variable(RETRY, "@(true)")),
             ),
         )
@@ -213,11 +210,8 @@ fn on_error(options: &Options) -> Element {
     common::section("on-error")
         .comment("A backend that could not be reached (connection error, timeout) rests for the default cooldown.")
         .child(
-            Element::new("choose").child(
-                Element::new("when")
-                    .attr("condition", unreachable)
-                    .children(record_cooldown(options.default_cooldown_ms, false)),
-            ),
+            Element::new("choose")
+                .child(Element::new("when").attr("condition", unreachable).children(record_cooldown(options, false))),
         )
 }
 
@@ -242,16 +236,21 @@ fn lookup_cooldowns() -> Element {
 
 /// Re-reads the shared cooldowns (another request may have written since), adds this
 /// backend's, and stores them back.
-fn record_cooldown(default_ms: u64, from_headers: bool) -> Vec<Element> {
+fn record_cooldown(options: &Options, from_headers: bool) -> Vec<Element> {
     let ms = if from_headers { cooldown_from_headers() } else { "    var ms = 0.0;\n".into() };
     let expr = format!("@{{\n{ms}{STORE_COOLDOWN}}}");
+    let expr = vars(&expr)
+        .replace("DEFAULT_COOLDOWN_MS", &options.default_cooldown_ms.to_string())
+        .replace("MAX_COOLDOWN_MS", &options.max_cooldown_ms.to_string());
+    // The cache keeps the cooldowns as long as the longest one can last.
+    let cache_seconds = options.max_cooldown_ms.div_ceil(1000).max(1);
     vec![
         lookup_cooldowns(),
-        set_variable(COOLDOWNS, vars(&expr).replace("DEFAULT_COOLDOWN_MS", &default_ms.to_string())),
+        set_variable(COOLDOWNS, expr),
         Element::new("cache-store-value")
             .attr("key", cache_key())
             .attr("value", format!(r#"@((JObject)context.Variables["{COOLDOWNS}"])"#))
-            .attr("duration", CACHE_SECONDS.to_string()),
+            .attr("duration", cache_seconds.to_string()),
     ]
 }
 
@@ -537,12 +536,14 @@ const COOLDOWN_FROM_HEADERS: &str = r#"    var ms = 0.0;
     }
 "#;
 
-/// Stores `ms` (else the default) as the picked backend's cooldown for the deployment,
-/// dropping expired entries; a running cooldown is never shortened.
+/// Stores `ms` (else the default), capped at `max_cooldown_secs`, as the picked backend's
+/// cooldown for the deployment, dropping expired entries; a running cooldown is never
+/// shortened.
 const STORE_COOLDOWN: &str = r#"    if (ms == 0)
     {
         ms = DEFAULT_COOLDOWN_MS;
     }
+    ms = Math.Min(ms, MAX_COOLDOWN_MS);
     var known = context.Variables.ContainsKey("COOLDOWNS") ? (JObject)context.Variables["COOLDOWNS"] : new JObject();
     var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     var cooldowns = new JObject();
