@@ -44,6 +44,15 @@ impl ArmError {
         }
     }
 
+    /// True for a 409 that says the target is busy (an API Management service still
+    /// `Activating` or `Updating`, another operation in progress): worth retrying.
+    pub fn is_busy(&self) -> bool {
+        let ArmError::Api { status: 409, code, message, .. } = self else { return false };
+        let message = message.to_ascii_lowercase();
+        matches!(code.as_str(), "ServiceLocked" | "PessimisticConcurrencyConflict" | "AnotherOperationInProgress")
+            || code == "Conflict" && (message.contains("in progress") || message.contains("transition"))
+    }
+
     /// Builds the error from an ARM error body (`{"error":{"code","message"}}`), tolerating
     /// bodies that are not ARM-shaped (a proxy's HTML page, an empty body).
     pub(crate) fn from_response(status: u16, request_id: &str, body: &[u8]) -> ArmError {
