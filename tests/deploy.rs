@@ -319,3 +319,35 @@ fn the_backend_url_is_the_accounts_reported_endpoint_and_models_do_not_auto_upgr
     deploy(&s, &["--yes"]).success();
     assert_eq!(s.fake.writes(), writes, "converged");
 }
+
+#[test]
+fn a_role_assignment_made_by_the_bicep_is_the_clis_own() {
+    let s = setup(Options::default(), "policy");
+    deploy(&s, &["--yes"]).success();
+    let account = format!("{RG}/providers/Microsoft.CognitiveServices/accounts/contoso-eastus");
+    let ids = s.fake.resource_ids();
+    let ours = ids.iter().find(|id| id.starts_with(&account) && id.contains("/roleAssignments/")).unwrap().clone();
+    let body = s.fake.resource(&ours).unwrap();
+    let principal = body["properties"]["principalId"].as_str().unwrap();
+    // bicep/modules/roles.bicep names it guid(account.id, principalId, openAiUserRole)
+    // (tests/bicep.rs evaluates that expression): the CLI's name is that GUID.
+    let bicep_name = oai_lb::names::role_assignment(&account, principal, "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd");
+    assert!(ours.ends_with(&format!("/roleAssignments/{bicep_name}")), "{ours}");
+
+    // As if `az deployment` had made it: the CLI finds it and writes nothing.
+    s.fake.remove(&ours);
+    let bicep_id = format!("{account}/providers/Microsoft.Authorization/roleAssignments/{bicep_name}");
+    s.fake.insert(&bicep_id, serde_json::json!({"properties": body["properties"].clone()}));
+    let writes = s.fake.writes();
+    deploy(&s, &["--yes"]).success();
+    assert_eq!(s.fake.writes(), writes);
+
+    // Under any other name ARM answers 409 RoleAssignmentExists (as the old UUID v5 did).
+    s.fake.remove(&bicep_id);
+    let other =
+        format!("{account}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000001");
+    s.fake.insert(&other, serde_json::json!({"properties": body["properties"].clone()}));
+    let out = deploy(&s, &["--yes"]);
+    assert!(!out.get_output().status.success());
+    assert!(stderr(&out).contains("RoleAssignmentExists"), "{}", stderr(&out));
+}

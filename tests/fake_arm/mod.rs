@@ -233,6 +233,13 @@ impl FakeArm {
         self.state.lock().unwrap().resources.insert(id.to_ascii_lowercase(), stored);
     }
 
+    /// Removes a resource (and its children) behind the CLI's back, without soft delete.
+    pub fn remove(&self, id: &str) {
+        let key = id.to_ascii_lowercase();
+        let prefix = format!("{key}/");
+        self.state.lock().unwrap().resources.retain(|k, _| !(k == &key || k.starts_with(&prefix)));
+    }
+
     /// The soft-deleted resources' ids (deletedservices / deletedAccounts), lower case.
     pub fn deleted_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.state.lock().unwrap().deleted.keys().cloned().collect();
@@ -557,6 +564,19 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
     }
     if lower.contains("/providers/microsoft.authorization/roleassignments/") {
         let principal = body.pointer("/properties/principalId").and_then(Value::as_str).unwrap_or("").to_string();
+        // ARM refuses a second assignment of the same role to the same principal on the
+        // same scope under another name.
+        let scope = &lower[..lower.find("/providers/microsoft.authorization/").unwrap_or(0)];
+        let role = body.pointer("/properties/roleDefinitionId").and_then(Value::as_str).unwrap_or("");
+        let twin = st.resources.iter().any(|(k, s)| {
+            k != lower
+                && k.starts_with(&format!("{scope}/providers/microsoft.authorization/roleassignments/"))
+                && s.body.pointer("/properties/principalId").and_then(Value::as_str) == Some(principal.as_str())
+                && s.body.pointer("/properties/roleDefinitionId").and_then(Value::as_str) == Some(role)
+        });
+        if twin {
+            return error(409, "RoleAssignmentExists", "The role assignment already exists.");
+        }
         let Some(seen) = st.principals.get_mut(&principal) else {
             return error(400, "PrincipalNotFound", &format!("Principal {principal} does not exist in the directory."));
         };
