@@ -53,7 +53,8 @@ pub fn role_assignment(scope: &str, principal: &str, role: &str) -> String {
     arm_guid(&[scope, principal, role])
 }
 
-/// The endpoint of an `[[openai]]` account `deploy` creates (its custom subdomain).
+/// The endpoint of an `[[openai]]` account `deploy` creates (its custom subdomain), until
+/// ARM reports the account's own `properties.endpoint`, which then wins.
 pub fn account_endpoint(account: &str) -> String {
     format!("https://{account}.openai.azure.com")
 }

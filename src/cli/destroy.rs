@@ -1,7 +1,8 @@
 //! `oai-lb destroy [--yes] [--keep-openai] [--purge] [--what-if]`: deletes what `deploy`
 //! created, in reverse dependency order: the APIM service (with its API, policy, backends,
 //! named values and subscription), the role assignments, the OpenAI accounts (with their
-//! deployments), the identity, and last the resource group.
+//! deployments), the identity, and last the resource group — only if oai-lb created it and
+//! it holds nothing else (otherwise it is kept, and the note says why).
 
 use std::process::ExitCode;
 
