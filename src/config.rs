@@ -570,7 +570,7 @@ fn validate_rank(path: &Path, key: &str, value: u32, fix: &str) -> Result<(), Co
     if (1..=100).contains(&value) {
         return Ok(());
     }
-    Err(ConfigError::new(path, key, format!("{value} is out of range: it must be from 1 to 100"), fix))
+    Err(ConfigError::new(path, key, format!("must be from 1 to 100, not {value}"), fix))
 }
 
 /// An `[[openai]]` account's name is its custom subdomain (`{name}.openai.azure.com`): a
