@@ -110,6 +110,20 @@ mod tests {
     }
 
     #[test]
+    fn a_409_that_says_busy_is_busy() {
+        let busy = |status: u16, code: &str, message: &str| {
+            let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+            ArmError::from_response(status, "", body.as_bytes()).is_busy()
+        };
+        assert!(busy(409, "ServiceLocked", "The API Management service is transitioning at this moment."));
+        assert!(busy(409, "PessimisticConcurrencyConflict", "Operation on the API is in progress"));
+        assert!(busy(409, "Conflict", "Another operation is in progress."));
+        assert!(!busy(409, "RoleAssignmentExists", "The role assignment already exists."));
+        assert!(!busy(409, "ServiceAlreadyExistsInSoftDeletedState", "Api service x was soft-deleted."));
+        assert!(!busy(400, "ServiceLocked", "x"));
+    }
+
+    #[test]
     fn tolerates_bodies_that_are_not_arm_errors() {
         let e = ArmError::from_response(502, "", b"<html>\n bad gateway </html>");
         assert_eq!(e.to_string(), "ARM 502 BadGateway: <html> bad gateway </html> (request id unknown)");
