@@ -13,11 +13,12 @@ param resourceGroupName string = 'rg-oai-lb'
 @description('Region of the resource group, the identity and APIM.')
 param location string = 'eastus'
 
-@description('Name of the user-assigned identity APIM calls Azure OpenAI with.')
-param identityName string = 'id-oai-lb'
-
 @description('Globally unique APIM service name.')
 param apimName string
+
+// The names below are the CLI's (src/names.rs); tests/bicep.rs evaluates them.
+@description('Name of the user-assigned identity APIM calls Azure OpenAI with.')
+param identityName string = '${apimName}-identity'
 
 @allowed([
   'Developer'
@@ -36,15 +37,26 @@ param publisherName string
 @description('Path of the OpenAI API on the gateway: https://<apim>.azure-api.net/<apiPath>.')
 param apiPath string = 'openai'
 
+@description('policy: the smart policy (render bicep/policy.xml with the same strategy); pool: APIM\'s Pool backend.')
+@allowed([
+  'policy'
+  'pool'
+])
+param strategy string = 'policy'
+
 @description('Azure OpenAI accounts to create, each with its model deployments and its place in the balancing order (priority 1 is preferred).')
 param openAiAccounts array
 
-var apiName = 'oai-lb'
+var apiName = 'openai'
 var poolId = 'oai-lb-pool'
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: resourceGroupName
   location: location
+  // What oai-lb created (`oai-lb destroy` deletes a resource group only when it has it).
+  tags: {
+    'managed-by': 'oai-lb'
+  }
 }
 
 module identity 'modules/identity.bicep' = {
@@ -133,6 +145,7 @@ module backends 'modules/backends.bicep' = {
   params: {
     apimName: apim.outputs.name
     poolId: poolId
+    strategy: strategy
     backends: [
       for (account, i) in openAiAccounts: {
         id: account.name

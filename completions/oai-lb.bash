@@ -562,7 +562,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__deploy)
-            opts="-y -v -q -h --what-if --yes --credential --arm-endpoint --show-secrets --config --output --verbose --quiet --help"
+            opts="-y -v -q -h --what-if --yes --credential --arm-endpoint --show-secrets --purge-deleted --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

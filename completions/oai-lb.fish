@@ -84,6 +84,7 @@ json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l what-if -d 'Show what would change and write nothing'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l show-secrets -d 'Print the APIM subscription key'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l purge-deleted -d 'Purge a soft-deleted APIM service or OpenAI account of the same name and create it anew, instead of restoring it (the default)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -344,7 +345,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l config -d 'The
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l keep-openai -d 'Keep the OpenAI accounts, their deployments and the resource group'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l purge -d 'Also purge the deleted OpenAI accounts, so their names can be reused at once'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l purge -d 'Also purge the soft-deleted APIM service and OpenAI accounts, so their names can be reused at once (otherwise `deploy` restores them)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l what-if -d 'Show what would change and write nothing'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s y -l yes -d 'Go ahead without asking (required when stdin is not a terminal)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'

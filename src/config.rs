@@ -606,22 +606,8 @@ impl Config {
             validate_backend_url(&backend.url).map_err(|problem| {
                 ConfigError::new(path, key("url"), problem, "use https://HOST, or http:// only for 127.0.0.1/localhost")
             })?;
-            if backend.priority < 1 {
-                return Err(ConfigError::new(
-                    path,
-                    key("priority"),
-                    "must be 1 or more",
-                    "1 is the most preferred; set priority = 1",
-                ));
-            }
-            if backend.weight < 1 {
-                return Err(ConfigError::new(
-                    path,
-                    key("weight"),
-                    "must be 1 or more",
-                    "set weight = 1, or remove the key",
-                ));
-            }
+            validate_rank(path, &key("priority"), backend.priority, "1 is the most preferred; set priority = 1")?;
+            validate_rank(path, &key("weight"), backend.weight, "set weight = 1, or remove the key")?;
             if backend.auth == BackendAuth::ApiKey && backend.api_key_env.is_none() {
                 return Err(ConfigError::new(
                     path,
@@ -643,14 +629,9 @@ impl Config {
                     "give every account and backend a unique name",
                 ));
             }
-            if account.priority < 1 || account.weight < 1 {
-                return Err(ConfigError::new(
-                    path,
-                    key("priority"),
-                    "priority and weight must be 1 or more",
-                    "set priority = 1",
-                ));
-            }
+            validate_account_name(path, &key("name"), &account.name)?;
+            validate_rank(path, &key("priority"), account.priority, "1 is the most preferred; set priority = 1")?;
+            validate_rank(path, &key("weight"), account.weight, "set weight = 1, or remove the key")?;
         }
         if let Some(apim) = &self.apim {
             if !APIM_SKUS.contains(&apim.sku.as_str()) {
@@ -744,6 +725,33 @@ fn validate_name(path: &Path, key: &str, name: &str) -> Result<(), ConfigError> 
             "use 1-80 letters, digits, '-', '_' or '.'",
         ))
     }
+}
+
+/// Priorities and weights become APIM pool members' `priority` and `weight`, which APIM
+/// takes from 0 to 100; 0 means nothing here, so 1–100.
+fn validate_rank(path: &Path, key: &str, value: u32, fix: &str) -> Result<(), ConfigError> {
+    if (1..=100).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::new(path, key, format!("must be from 1 to 100, not {value}"), fix))
+}
+
+/// An `[[openai]]` account's name is its custom subdomain (`{name}.openai.azure.com`): a
+/// DNS label of 2–64 letters, digits and hyphens, not starting or ending with a hyphen.
+fn validate_account_name(path: &Path, key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = (2..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        path,
+        key,
+        format!("`{name}` cannot be an Azure OpenAI account name (it becomes {name}.openai.azure.com)"),
+        "use 2-64 letters, digits and hyphens, starting and ending with a letter or digit",
+    ))
 }
 
 /// A backend URL must be https, or http on a loopback host (simulators, local tests).
@@ -884,6 +892,15 @@ deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20", sku 
 
         let e = parse("[[backends]]\nname = \"a\"\nurl = \"https://x\"\npriority = 0\n").unwrap_err();
         assert_eq!(e.key, "backends[0].priority");
+        let e = parse("[[backends]]\nname = \"a\"\nurl = \"https://x\"\nweight = 101\n").unwrap_err();
+        assert_eq!(e.key, "backends[0].weight");
+        assert!(e.to_string().contains("1 to 100") && e.to_string().contains("fix:"), "{e}");
+        for bad in ["a", "my_account", "-east", "east.us"] {
+            let text = format!("[[openai]]\nname = \"{bad}\"\nlocation = \"eastus\"\ndeployments = []\n");
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.key, "openai[0].name", "{bad}");
+            assert!(e.to_string().contains("openai.azure.com"), "{e}");
+        }
 
         let e = parse("[[backends]]\nname=\"a\"\nurl=\"https://x\"\n[[backends]]\nname=\"a\"\nurl=\"https://y\"\n")
             .unwrap_err();

@@ -1,6 +1,7 @@
 //! Every Azure name oai-lb gives a resource, defined once: the stack `deploy` converges,
 //! the rendered policy and the commands read them from here. The Bicep in `bicep/` spells
-//! the pool and named-value names too (`tests/bicep.rs` checks the pool's).
+//! the same names (`tests/bicep.rs` evaluates `bicep/main.bicep` and compares its names
+//! with the CLI's stack ids), and both name role assignments with [`arm_guid`].
 
 /// The APIM API id (resource name) of the OpenAI API.
 pub const API_ID: &str = "openai";
@@ -30,7 +31,44 @@ pub fn identity(apim_name: &str) -> String {
     format!("{apim_name}-identity")
 }
 
-/// The endpoint of an `[[openai]]` account `deploy` creates (its custom subdomain).
+/// The tag `deploy` puts on every resource it creates whose type has tags: `destroy`
+/// deletes a resource group only when it carries it (oai-lb created the group).
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "oai-lb");
+
+/// The namespace of ARM's and Bicep's `guid()` function.
+const ARM_GUID_NAMESPACE: uuid::Uuid = uuid::uuid!("11fb06fb-712d-4ddd-98c7-e71bbd588830");
+
+/// ARM's and Bicep's `guid(a, b, …)`: the name-based (version 5, SHA-1) UUID of the
+/// arguments joined with `-`, in a fixed namespace. Bicep's own baseline evaluates
+/// `guid('asdf')` to `228d27cc-6fdb-5934-b7ac-1efccebade04`.
+pub fn arm_guid(args: &[&str]) -> String {
+    uuid::Uuid::new_v5(&ARM_GUID_NAMESPACE, args.join("-").as_bytes()).to_string()
+}
+
+/// The name of the role assignment of `role` (a role definition GUID) for `principal` on
+/// `scope` (an ARM id), as `bicep/modules/roles.bicep` computes it: `guid(scope,
+/// principal, role)`. One name for both, so switching between `oai-lb deploy` and
+/// `az deployment` never meets `RoleAssignmentExists`.
+pub fn role_assignment(scope: &str, principal: &str, role: &str) -> String {
+    arm_guid(&[scope, principal, role])
+}
+
+/// The endpoint of an `[[openai]]` account `deploy` creates (its custom subdomain), until
+/// ARM reports the account's own `properties.endpoint`, which then wins.
 pub fn account_endpoint(account: &str) -> String {
     format!("https://{account}.openai.azure.com")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_guid_is_the_one_bicep_computes() {
+        // src/Bicep.Core.Samples/Files/baselines_bicepparam/Expressions/parameters.json in
+        // Azure/bicep: `guid('asdf')`.
+        assert_eq!(arm_guid(&["asdf"]), "228d27cc-6fdb-5934-b7ac-1efccebade04");
+        assert_eq!(arm_guid(&["a", "b"]), arm_guid(&["a-b"]));
+        assert_ne!(arm_guid(&["a", "b"]), arm_guid(&["ab"]));
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oai_lb::config::Config;
 use oai_lb::policy;
+use serde_json::{Value, json};
 
 fn bicep_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("bicep")
@@ -147,4 +148,207 @@ fn loaded_files_exist() {
 fn a_broken_file_is_reported() {
     let tree = parse("resource x 'Microsoft.Resources/resourceGroups@2025-04-01' = {\n  name: \n");
     assert!(nodes(&tree).iter().any(|n| n.is_error() || n.is_missing()));
+}
+
+/// The value of a Bicep expression, for the few forms names are built from: strings with
+/// interpolation, identifiers, member access and `guid(…)` (ARM's, as `oai_lb::names`
+/// reproduces it). `None` for anything else.
+fn eval(node: tree_sitter::Node<'_>, source: &str, env: &serde_json::Map<String, Value>) -> Option<Value> {
+    let text = |n: tree_sitter::Node<'_>| n.utf8_text(source.as_bytes()).unwrap().to_string();
+    match node.kind() {
+        "string" => {
+            let mut out = String::new();
+            let mut cursor = node.walk();
+            for part in node.named_children(&mut cursor) {
+                match part.kind() {
+                    "string_content" => out.push_str(&text(part)),
+                    "escape_sequence" => out.push_str(&text(part)[1..]),
+                    "interpolation" => {
+                        let inner = part.named_child(0)?;
+                        out.push_str(eval(inner, source, env)?.as_str()?);
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Value::String(out))
+        }
+        "identifier" => env.get(&text(node)).cloned(),
+        "member_expression" => {
+            let object = eval(node.child_by_field_name("object")?, source, env)?;
+            object.get(text(node.child_by_field_name("property")?)).cloned()
+        }
+        "call_expression" if text(node.child_by_field_name("function")?) == "guid" => {
+            let arguments = node.child_by_field_name("arguments")?;
+            let mut cursor = arguments.walk();
+            let args: Option<Vec<String>> = arguments
+                .named_children(&mut cursor)
+                .map(|a| eval(a, source, env).and_then(|v| v.as_str().map(str::to_string)))
+                .collect();
+            let args = args?;
+            Some(Value::String(oai_lb::names::arm_guid(&args.iter().map(String::as_str).collect::<Vec<_>>())))
+        }
+        _ => None,
+    }
+}
+
+/// A file's parameters (given `params`, else their defaults) and variables, evaluated.
+fn declarations(source: &str, params: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let tree = parse(source);
+    let mut env = serde_json::Map::new();
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for decl in root.named_children(&mut cursor) {
+        let name = || decl.named_child(0).unwrap().utf8_text(source.as_bytes()).unwrap().to_string();
+        let Some(last) = decl.named_child(decl.named_child_count().saturating_sub(1)) else { continue };
+        match decl.kind() {
+            "parameter_declaration" => {
+                let value = params.get(&name()).cloned().or_else(|| eval(last, source, &env));
+                if let Some(value) = value {
+                    env.insert(name(), value);
+                }
+            }
+            "variable_declaration" => {
+                if let Some(value) = eval(last, source, &env) {
+                    env.insert(name(), value);
+                }
+            }
+            _ => {}
+        }
+    }
+    env
+}
+
+/// The value expression of every `key: value` property under `node`, depth first.
+fn properties<'t>(node: tree_sitter::Node<'t>, source: &str, key: &str) -> Vec<tree_sitter::Node<'t>> {
+    let mut found = Vec::new();
+    let mut pending = vec![node];
+    while let Some(n) = pending.pop() {
+        if n.kind() == "object_property"
+            && n.named_child(0).is_some_and(|k| k.utf8_text(source.as_bytes()).unwrap() == key)
+        {
+            found.push(n.named_child(n.named_child_count() - 1).unwrap());
+        }
+        let mut cursor = n.walk();
+        let children: Vec<_> = n.named_children(&mut cursor).collect();
+        pending.extend(children.into_iter().rev());
+    }
+    found
+}
+
+/// The declaration (`resource` or `module`) named `symbol` in a file.
+fn declaration<'t>(tree: &'t tree_sitter::Tree, source: &str, symbol: &str) -> tree_sitter::Node<'t> {
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let found = root.named_children(&mut cursor).find(|d| {
+        matches!(d.kind(), "resource_declaration" | "module_declaration")
+            && d.named_child(0).unwrap().utf8_text(source.as_bytes()).unwrap() == symbol
+    });
+    found.unwrap_or_else(|| panic!("no declaration `{symbol}`"))
+}
+
+/// The `name:` of the declaration `symbol` of `file` under `env`.
+fn name_of(file: &str, symbol: &str, env: &serde_json::Map<String, Value>) -> String {
+    let source = std::fs::read_to_string(bicep_dir().join(file)).unwrap();
+    let tree = parse(&source);
+    let decl = declaration(&tree, &source, symbol);
+    let body = decl.named_child(decl.named_child_count() - 1).unwrap();
+    let mut cursor = body.walk();
+    let name = body
+        .named_children(&mut cursor)
+        .find(|p| {
+            p.kind() == "object_property" && p.named_child(0).unwrap().utf8_text(source.as_bytes()).unwrap() == "name"
+        })
+        .or_else(|| properties(body, &source, "name").into_iter().next())
+        .unwrap_or_else(|| panic!("{file}: `{symbol}` has no name"));
+    let value = name.named_child(name.named_child_count() - 1).unwrap();
+    let value = if name.kind() == "object_property" { value } else { name };
+    eval(value, &source, env)
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("{file}: cannot evaluate the name of `{symbol}`"))
+}
+
+/// Every resource id `bicep/main.bicep` (with `main.parameters.json`) creates, evaluated
+/// from its name expressions, equals the CLI's stack for the same config
+/// (`bicep/oai-lb.toml`): same names, same role-assignment GUIDs, so `oai-lb deploy` and
+/// `az deployment sub create` converge the same resources.
+#[test]
+fn bicep_creates_the_resources_the_cli_converges() {
+    let dir = bicep_dir();
+    let main = std::fs::read_to_string(dir.join("main.bicep")).unwrap();
+    let parameters: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("main.parameters.json")).unwrap()).unwrap();
+    let params: serde_json::Map<String, Value> =
+        parameters["parameters"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["value"].clone())).collect();
+    let env = declarations(&main, &params);
+    let config = Config::load(&dir.join("oai-lb.toml")).expect("bicep/oai-lb.toml is valid");
+    let azure = config.azure.as_ref().unwrap();
+    let s = |key: &str| {
+        env.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("main.bicep: no `{key}`")).to_string()
+    };
+
+    let principal = "11111111-2222-3333-4444-555555555555";
+    let rg = format!("/subscriptions/{}/resourceGroups/{}", azure.subscription_id, s("resourceGroupName"));
+    let identity = format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}", s("identityName"));
+    let apim = format!("{rg}/providers/Microsoft.ApiManagement/service/{}", s("apimName"));
+    let mut bicep: BTreeSet<String> = [rg.clone(), identity, apim.clone()].into();
+    let tree = parse(&main);
+    let backends_module = declaration(&tree, &main, "backends");
+    let backend_id = properties(backends_module, &main, "id")[0];
+    let roles_env =
+        declarations(&std::fs::read_to_string(dir.join("modules/roles.bicep")).unwrap(), &Default::default());
+    for account in params["openAiAccounts"].as_array().unwrap() {
+        let mut env = env.clone();
+        env.insert("account".into(), account.clone());
+        let name = account["name"].as_str().unwrap();
+        let account_id = format!("{rg}/providers/Microsoft.CognitiveServices/accounts/{name}");
+        bicep.insert(account_id.clone());
+        for d in account["deployments"].as_array().unwrap() {
+            let deployment =
+                name_of("modules/openai.bicep", "deployment", &json!({"d": d}).as_object().unwrap().clone());
+            bicep.insert(format!("{account_id}/deployments/{deployment}"));
+        }
+        let mut role_env = roles_env.clone();
+        role_env.insert("account".into(), json!({"id": account_id, "name": name}));
+        role_env.insert("principalId".into(), json!(principal));
+        let role = name_of("modules/roles.bicep", "openAiUser", &role_env);
+        bicep.insert(format!("{account_id}/providers/Microsoft.Authorization/roleAssignments/{role}"));
+        let backend = eval(backend_id, &main, &env).unwrap();
+        bicep.insert(format!("{apim}/backends/{}", backend.as_str().unwrap()));
+    }
+    let named_values = declaration(&tree, &main, "namedValues");
+    let values = properties(named_values, &main, "values")[0];
+    for value in properties(values, &main, "name") {
+        if let Some(Value::String(name)) = eval(value, &main, &env) {
+            bicep.insert(format!("{apim}/namedValues/{name}"));
+        }
+    }
+    let api = format!("{apim}/apis/{}", s("apiName"));
+    let policy = name_of("modules/api.bicep", "policy", &env);
+    bicep.insert(format!("{api}/policies/{policy}"));
+    bicep.insert(api);
+    bicep.insert(format!("{apim}/subscriptions/{}", name_of("modules/subscription.bicep", "subscription", &env)));
+
+    let stack = oai_lb::azure::Stack::new(&config, &oai_lb::azure::BackendKeys::default()).unwrap();
+    let outputs = oai_lb::azure::Outputs {
+        principal_id: Some(principal.into()),
+        client_id: Some("c".into()),
+        ..Default::default()
+    };
+    let cli: BTreeSet<String> = stack
+        .resources
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.resolve(&outputs);
+            r.id().to_string()
+        })
+        .collect();
+    let only_bicep: Vec<_> = bicep.difference(&cli).collect();
+    let only_cli: Vec<_> = cli.difference(&bicep).collect();
+    assert!(
+        only_bicep.is_empty() && only_cli.is_empty(),
+        "only in bicep: {only_bicep:#?}\nonly in the CLI: {only_cli:#?}"
+    );
+    // The pool strategy's pool backend has the CLI's name too.
+    assert_eq!(s("poolId"), oai_lb::names::POOL_BACKEND_ID);
 }

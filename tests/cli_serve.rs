@@ -15,7 +15,7 @@ fn a_bad_config_exits_2_with_one_line_naming_file_key_and_fix() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("oai-lb.toml: backends[0].priority: must be 1 or more (fix:"), "{stderr}");
+    assert!(stderr.contains("oai-lb.toml: backends[0].priority: must be from 1 to 100, not 0 (fix:"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
 

@@ -261,3 +261,93 @@ fn plain_http_endpoints_must_be_loopback() {
     let run = deploy_with("http://arm.example.com", &s.config, &["--yes"]).code(2);
     assert!(stderr(&run).contains("loopback"), "{}", stderr(&run));
 }
+
+#[test]
+fn updates_keep_what_oai_lb_does_not_own() {
+    let s = setup(Options::default(), "policy");
+    deploy(&s, &["--yes"]).success();
+    let account = format!("{RG}/providers/Microsoft.CognitiveServices/accounts/contoso-eastus");
+    let identity = format!("{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/apim-test-identity");
+    // Set out of band: a custom domain and a VNet on APIM, network rules and someone's tag
+    // on the account, a tag on the identity; and our own tags removed so each needs a write.
+    s.fake.edit(APIM, |apim| {
+        apim["properties"]["hostnameConfigurations"] =
+            serde_json::json!([{"type": "Proxy", "hostName": "api.contoso.com", "certificateSource": "KeyVault"}]);
+        apim["properties"]["virtualNetworkType"] = serde_json::json!("External");
+        apim["tags"] = serde_json::json!({"cost-center": "42"});
+    });
+    s.fake.edit(&account, |a| {
+        a["properties"]["networkAcls"] =
+            serde_json::json!({"defaultAction": "Deny", "ipRules": [{"value": "1.2.3.4"}]});
+        a["tags"] = serde_json::json!({"owner": "data-team"});
+    });
+    s.fake.edit(&identity, |i| i["tags"] = serde_json::json!({"owner": "platform"}));
+    std::fs::write(&s.config, config("policy", "Contoso Ltd")).unwrap();
+
+    let out = deploy(&s, &["--yes"]);
+    assert!(out.get_output().status.success(), "{}", stderr(&out));
+    assert_no_rejections(&s.fake);
+    let apim = s.fake.resource(APIM).unwrap();
+    assert_eq!(apim["properties"]["publisherName"], "Contoso Ltd");
+    assert_eq!(apim["properties"]["hostnameConfigurations"][0]["hostName"], "api.contoso.com");
+    assert_eq!(apim["properties"]["virtualNetworkType"], "External");
+    assert_eq!(apim["tags"], serde_json::json!({"cost-center": "42", "managed-by": "oai-lb"}));
+    let a = s.fake.resource(&account).unwrap();
+    assert_eq!(a["properties"]["networkAcls"]["defaultAction"], "Deny");
+    assert_eq!(a["tags"], serde_json::json!({"owner": "data-team", "managed-by": "oai-lb"}));
+    let i = s.fake.resource(&identity).unwrap();
+    assert_eq!(i["tags"], serde_json::json!({"owner": "platform", "managed-by": "oai-lb"}));
+    let patched: Vec<String> = s.fake.requests().into_iter().filter(|r| r.method == "PATCH").map(|r| r.path).collect();
+    assert_eq!(patched.len(), 3, "APIM, the account and the identity are patched, not replaced: {patched:?}");
+}
+
+#[test]
+fn the_backend_url_is_the_accounts_reported_endpoint_and_models_do_not_auto_upgrade() {
+    let s = setup(Options::default(), "policy");
+    deploy(&s, &["--yes"]).success();
+    let deployment = format!("{RG}/providers/Microsoft.CognitiveServices/accounts/contoso-eastus/deployments/gpt-4o");
+    assert_eq!(s.fake.resource(&deployment).unwrap()["properties"]["versionUpgradeOption"], "NoAutoUpgrade");
+    // An account whose endpoint is not `{name}.openai.azure.com` (another cloud, a
+    // different subdomain): the backend follows what ARM reports.
+    let account = format!("{RG}/providers/Microsoft.CognitiveServices/accounts/contoso-eastus");
+    s.fake
+        .edit(&account, |a| a["properties"]["endpoint"] = serde_json::json!("https://contoso-eastus.openai.azure.us/"));
+    deploy(&s, &["--yes"]).success();
+    let backend = s.fake.resource(&format!("{APIM}/backends/contoso-eastus")).unwrap();
+    assert_eq!(backend["properties"]["url"], "https://contoso-eastus.openai.azure.us/openai");
+    let writes = s.fake.writes();
+    deploy(&s, &["--yes"]).success();
+    assert_eq!(s.fake.writes(), writes, "converged");
+}
+
+#[test]
+fn a_role_assignment_made_by_the_bicep_is_the_clis_own() {
+    let s = setup(Options::default(), "policy");
+    deploy(&s, &["--yes"]).success();
+    let account = format!("{RG}/providers/Microsoft.CognitiveServices/accounts/contoso-eastus");
+    let ids = s.fake.resource_ids();
+    let ours = ids.iter().find(|id| id.starts_with(&account) && id.contains("/roleAssignments/")).unwrap().clone();
+    let body = s.fake.resource(&ours).unwrap();
+    let principal = body["properties"]["principalId"].as_str().unwrap();
+    // bicep/modules/roles.bicep names it guid(account.id, principalId, openAiUserRole)
+    // (tests/bicep.rs evaluates that expression): the CLI's name is that GUID.
+    let bicep_name = oai_lb::names::role_assignment(&account, principal, "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd");
+    assert!(ours.ends_with(&format!("/roleAssignments/{bicep_name}")), "{ours}");
+
+    // As if `az deployment` had made it: the CLI finds it and writes nothing.
+    s.fake.remove(&ours);
+    let bicep_id = format!("{account}/providers/Microsoft.Authorization/roleAssignments/{bicep_name}");
+    s.fake.insert(&bicep_id, serde_json::json!({"properties": body["properties"].clone()}));
+    let writes = s.fake.writes();
+    deploy(&s, &["--yes"]).success();
+    assert_eq!(s.fake.writes(), writes);
+
+    // Under any other name ARM answers 409 RoleAssignmentExists (as the old UUID v5 did).
+    s.fake.remove(&bicep_id);
+    let other =
+        format!("{account}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000001");
+    s.fake.insert(&other, serde_json::json!({"properties": body["properties"].clone()}));
+    let out = deploy(&s, &["--yes"]);
+    assert!(!out.get_output().status.success());
+    assert!(stderr(&out).contains("RoleAssignmentExists"), "{}", stderr(&out));
+}

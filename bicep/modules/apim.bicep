@@ -23,6 +23,10 @@ resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
     publisherEmail: publisherEmail
     publisherName: publisherName
   }
+  // What oai-lb created (`oai-lb destroy` deletes a resource group only when it has it).
+  tags: {
+    'managed-by': 'oai-lb'
+  }
 }
 
 output name string = apim.name

@@ -3,6 +3,13 @@
 param apimName string
 param poolId string
 
+@description('policy: the smart policy picks a backend (no circuit breakers: they would undo per-deployment cooldowns); pool: a Pool backend with circuit breakers.')
+@allowed([
+  'policy'
+  'pool'
+])
+param strategy string = 'policy'
+
 @description('{ id, url, priority, weight }; url ends in /openai.')
 param backends array
 
@@ -18,7 +25,7 @@ resource single 'Microsoft.ApiManagement/service/backends@2024-05-01' = [
       type: 'Single'
       url: b.url
       protocol: 'http'
-      circuitBreaker: {
+      circuitBreaker: strategy != 'pool' ? null : {
         rules: [
           {
             name: 'throttled'
@@ -46,7 +53,7 @@ resource single 'Microsoft.ApiManagement/service/backends@2024-05-01' = [
 ]
 
 // A pool is sent without url and protocol.
-resource pool 'Microsoft.ApiManagement/service/backends@2024-05-01' = {
+resource pool 'Microsoft.ApiManagement/service/backends@2024-05-01' = if (strategy == 'pool') {
   parent: apim
   name: poolId
   properties: {

@@ -16,6 +16,10 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
     customSubDomainName: name
     publicNetworkAccess: 'Enabled'
   }
+  // What oai-lb created (`oai-lb destroy` deletes a resource group only when it has it).
+  tags: {
+    'managed-by': 'oai-lb'
+  }
 }
 
 // One at a time: an account accepts a single deployment change at once.
@@ -34,6 +38,8 @@ resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01
         name: d.model
         version: d.version
       }
+      // Azure must not upgrade a model behind our back (it would show as drift).
+      versionUpgradeOption: 'NoAutoUpgrade'
     }
   }
 ]

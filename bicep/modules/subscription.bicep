@@ -12,7 +12,7 @@ resource subscription 'Microsoft.ApiManagement/service/subscriptions@2024-05-01'
   name: 'oai-lb'
   properties: {
     displayName: 'oai-lb'
-    scope: '/apis/${apiName}'
+    scope: '${apim.id}/apis/${apiName}'
     state: 'active'
   }
 }

@@ -44,6 +44,15 @@ impl ArmError {
         }
     }
 
+    /// True for a 409 that says the target is busy (an API Management service still
+    /// `Activating` or `Updating`, another operation in progress): worth retrying.
+    pub fn is_busy(&self) -> bool {
+        let ArmError::Api { status: 409, code, message, .. } = self else { return false };
+        let message = message.to_ascii_lowercase();
+        matches!(code.as_str(), "ServiceLocked" | "PessimisticConcurrencyConflict" | "AnotherOperationInProgress")
+            || code == "Conflict" && (message.contains("in progress") || message.contains("transition"))
+    }
+
     /// Builds the error from an ARM error body (`{"error":{"code","message"}}`), tolerating
     /// bodies that are not ARM-shaped (a proxy's HTML page, an empty body).
     pub(crate) fn from_response(status: u16, request_id: &str, body: &[u8]) -> ArmError {
@@ -98,6 +107,20 @@ mod tests {
         );
         assert_eq!(e.to_string(), "ARM 409 Conflict: The resource is busy. (request id abc-123)");
         assert_eq!(e.code(), Some("Conflict"));
+    }
+
+    #[test]
+    fn a_409_that_says_busy_is_busy() {
+        let busy = |status: u16, code: &str, message: &str| {
+            let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+            ArmError::from_response(status, "", body.as_bytes()).is_busy()
+        };
+        assert!(busy(409, "ServiceLocked", "The API Management service is transitioning at this moment."));
+        assert!(busy(409, "PessimisticConcurrencyConflict", "Operation on the API is in progress"));
+        assert!(busy(409, "Conflict", "Another operation is in progress."));
+        assert!(!busy(409, "RoleAssignmentExists", "The role assignment already exists."));
+        assert!(!busy(409, "ServiceAlreadyExistsInSoftDeletedState", "Api service x was soft-deleted."));
+        assert!(!busy(400, "ServiceLocked", "x"));
     }
 
     #[test]

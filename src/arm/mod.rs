@@ -211,7 +211,9 @@ impl ArmClient {
     /// Creates or replaces a resource and waits for it to be provisioned; returns the
     /// resource as ARM reports it afterwards. A `PrincipalNotFound` answer (a role
     /// assignment for an identity Entra has not replicated yet) is retried for
-    /// [`ArmSettings::principal_wait`].
+    /// [`ArmSettings::principal_wait`]; a 409 that says the target is busy
+    /// ([`ArmError::is_busy`]: APIM still activating or updating) for
+    /// [`ArmSettings::operation_timeout`].
     pub async fn put_json(
         &self,
         path: &str,
@@ -219,24 +221,48 @@ impl ArmClient {
         body: &Value,
         progress: Progress<'_>,
     ) -> Result<Value, ArmError> {
+        self.write_retrying(Method::PUT, path, api_version, body, progress).await
+    }
+
+    /// Updates only the fields in `body` (ARM's PATCH), leaving every other field of the
+    /// resource as it is, and waits for it; retried like [`ArmClient::put_json`].
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &Value,
+        progress: Progress<'_>,
+    ) -> Result<Value, ArmError> {
+        self.write_retrying(Method::PATCH, path, api_version, body, progress).await
+    }
+
+    async fn write_retrying(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: &str,
+        body: &Value,
+        progress: Progress<'_>,
+    ) -> Result<Value, ArmError> {
         let started = Instant::now();
+        let settings = &self.inner.settings;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.write(Method::PUT, path, api_version, Some(body), progress).await {
-                Err(e)
-                    if e.code() == Some("PrincipalNotFound")
-                        && started.elapsed() < self.inner.settings.principal_wait =>
-                {
-                    let wait = self.inner.settings.retry.delay(attempt.min(6), None);
-                    tracing::info!(%path, ?wait, "principal not replicated yet; retrying");
-                    if let Some(report) = progress {
-                        report("PrincipalNotFound");
-                    }
-                    tokio::time::sleep(wait).await;
+            let result = self.write(method.clone(), path, api_version, Some(body), progress).await;
+            let why = match &result {
+                Err(e) if e.code() == Some("PrincipalNotFound") && started.elapsed() < settings.principal_wait => {
+                    "PrincipalNotFound"
                 }
-                other => return other,
+                Err(e) if e.is_busy() && started.elapsed() < settings.operation_timeout => "Busy",
+                _ => return result,
+            };
+            let wait = settings.retry.delay(attempt.min(6), None);
+            tracing::info!(%path, ?wait, why, "ARM not ready for this write yet; retrying");
+            if let Some(report) = progress {
+                report(why);
             }
+            tokio::time::sleep(wait).await;
         }
     }
 

@@ -4,9 +4,9 @@
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Action, AzureError, Outputs, Plan};
+use super::{Action, AzureError, Kind, Outputs, Plan, Resource};
 use crate::arm::ArmClient;
 
 /// What converge reports while it runs (the CLI turns these into progress bars).
@@ -29,6 +29,44 @@ pub struct Outcome {
     /// Resources written.
     pub writes: usize,
     pub outputs: Outputs,
+}
+
+/// One write. A create PUTs the whole body (after purging a soft-deleted namesake when
+/// asked); a restore PUTs `properties.restore: true`; an update of a resource others may
+/// configure too (identity, OpenAI account, APIM service: custom domains, VNet,
+/// `networkAcls`, tags) PATCHes only the fields we own, so theirs survive.
+async fn write(
+    client: &ArmClient,
+    resource: &Resource,
+    action: &Action,
+    soft_deleted: bool,
+    report: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, AzureError> {
+    let (id, api) = (resource.id(), resource.kind.api_version());
+    let err = || AzureError::arm(&resource.label);
+    match action {
+        Action::Restore => {
+            let mut body = resource.body().clone();
+            body["properties"]["restore"] = json!(true);
+            client.put_json(id, api, &body, Some(report)).await.map_err(err())
+        }
+        Action::Update { .. } if matches!(resource.kind, Kind::Identity | Kind::Account | Kind::Apim) => {
+            let mut body = resource.body().clone();
+            if resource.kind == Kind::Apim
+                && let Some(fields) = body.as_object_mut()
+            {
+                fields.remove("location"); // not part of APIM's update parameters
+            }
+            client.patch_json(id, api, &body, Some(report)).await.map_err(err())
+        }
+        _ => {
+            if soft_deleted && let Some(deleted) = resource.deleted_id() {
+                report("Purging");
+                client.delete(deleted, api, Some(report)).await.map_err(err())?;
+            }
+            client.put_json(id, api, resource.body(), Some(report)).await.map_err(err())
+        }
+    }
 }
 
 /// Applies `plan` through `client`, reporting to `observer`.
@@ -62,14 +100,12 @@ pub async fn converge(client: &ArmClient, plan: Plan, observer: Observer<'_>) ->
                     let mut resource = changes[i].resource.clone();
                     resource.resolve(&outputs);
                     changes[i].resource = resource.clone();
+                    let (action, soft_deleted) = (changes[i].action.clone(), changes[i].soft_deleted);
                     running.push(async move {
                         observer(Event::Started { label: &resource.label });
                         let report = |state: &str| observer(Event::State { label: &resource.label, state });
                         let result = if resource.resolved() {
-                            client
-                                .put_json(resource.id(), resource.kind.api_version(), resource.body(), Some(&report))
-                                .await
-                                .map_err(AzureError::arm(&resource.label))
+                            write(client, &resource, &action, soft_deleted, &report).await
                         } else {
                             Err(AzureError::Config {
                                 problem: format!("{} needs the identity, which has no principal yet", resource.label),

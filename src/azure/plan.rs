@@ -12,7 +12,9 @@ use crate::arm::ArmClient;
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
     Create,
-    /// Replace it; `fields` are the owned fields that differ (dotted, e.g. `properties.url`).
+    /// Bring back the soft-deleted one of the same name (`properties.restore: true`).
+    Restore,
+    /// Change it; `fields` are the owned fields that differ (dotted, e.g. `properties.url`).
     Update {
         fields: Vec<String>,
     },
@@ -27,6 +29,9 @@ pub struct Change {
     pub action: Action,
     /// What ARM reported when the plan was made (`None` if it does not exist).
     pub current: Option<Value>,
+    /// A soft-deleted resource of the same name exists ([`Resource::deleted_id`]): restored
+    /// ([`Action::Restore`]), or purged before the create ([`Plan::purge_deleted`]).
+    pub soft_deleted: bool,
 }
 
 impl std::fmt::Debug for Change {
@@ -51,6 +56,17 @@ impl Plan {
     /// How many resources will be written.
     pub fn writes(&self) -> usize {
         self.changes.iter().filter(|c| c.action != Action::Unchanged).count()
+    }
+
+    /// Purges the soft-deleted resources of the same names before creating them, instead
+    /// of restoring them (`deploy --purge-deleted`).
+    pub fn purge_deleted(mut self) -> Plan {
+        for c in &mut self.changes {
+            if c.action == Action::Restore {
+                c.action = Action::Create;
+            }
+        }
+        self
     }
 
     /// What converge will do to the resource of `kind` named `name`, if the stack has it.
@@ -93,6 +109,10 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
             }
         }
     }
+    // What the last level taught (an account's endpoint) reaches resources of any level.
+    for r in resources.iter_mut() {
+        r.resolve(&outputs);
+    }
     let changes = resources
         .into_iter()
         .zip(current)
@@ -112,9 +132,30 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
                     if fields.is_empty() { Action::Unchanged } else { Action::Update { fields } }
                 }
             };
-            Change { resource, action, current }
+            Change { resource, action, current, soft_deleted: false }
         })
+        .collect::<Vec<_>>();
+    let mut changes = changes;
+    // A resource to create may be soft-deleted under the same name (APIM, OpenAI accounts).
+    let deleted: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].action == Action::Create && changes[i].resource.deleted_id().is_some())
         .collect();
+    let reads = deleted.iter().map(|&i| {
+        let r = &changes[i].resource;
+        let label = format!("soft-deleted {}", r.label);
+        async move {
+            client
+                .get_optional(r.deleted_id().unwrap_or_default(), r.kind.api_version())
+                .await
+                .map_err(|e| AzureError::Arm { resource: label, source: e })
+        }
+    });
+    for (&i, found) in deleted.iter().zip(join_all(reads).await) {
+        if found?.is_some() {
+            changes[i].action = Action::Restore;
+            changes[i].soft_deleted = true;
+        }
+    }
     Ok(Plan { changes, outputs })
 }
 

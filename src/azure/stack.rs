@@ -78,9 +78,13 @@ impl Kind {
     /// (defaults, fields other tools set) is left alone.
     fn owned_fields(self) -> &'static [&'static str] {
         match self {
-            Kind::ResourceGroup | Kind::Identity => &[],
-            Kind::Account => &["/kind", "/sku/name", "/properties/customSubDomainName"],
-            Kind::ModelDeployment => &["/sku/name", "/sku/capacity", "/properties/model"],
+            // A group is never updated: its tag says oai-lb created it (see `destroy`).
+            Kind::ResourceGroup => &[],
+            Kind::Identity => &["/tags/managed-by"],
+            Kind::Account => &["/kind", "/sku/name", "/properties/customSubDomainName", "/tags/managed-by"],
+            Kind::ModelDeployment => {
+                &["/sku/name", "/sku/capacity", "/properties/model", "/properties/versionUpgradeOption"]
+            }
             Kind::RoleAssignment => &["/properties/roleDefinitionId", "/properties/principalId"],
             Kind::Apim => &[
                 "/sku/name",
@@ -88,6 +92,7 @@ impl Kind {
                 "/properties/publisherName",
                 "/identity/type",
                 "/identity/userAssignedIdentities",
+                "/tags/managed-by",
             ],
             Kind::NamedValue => &["/properties/displayName", "/properties/value", "/properties/secret"],
             Kind::Backend => &[
@@ -130,6 +135,11 @@ pub struct Resource {
     pub parent: Option<usize>,
     /// Needs the identity's principal / client id, known only once it exists.
     needs_identity: bool,
+    /// An APIM backend in front of this `[[openai]]` account: its url is the account's
+    /// `properties.endpoint` once ARM reports it.
+    endpoint_of: Option<String>,
+    /// Where ARM keeps it once deleted (an APIM service, an OpenAI account: soft delete).
+    deleted_id: Option<String>,
     /// A secret named value: its value is read with `listValue`, never shown.
     pub secret: bool,
 }
@@ -157,6 +167,13 @@ impl Resource {
         &self.body
     }
 
+    /// Where ARM keeps this resource for a while after it is deleted (APIM services and
+    /// OpenAI accounts are soft-deleted: the name cannot be created again until the
+    /// deleted one is restored or purged). Same api-version as the resource.
+    pub fn deleted_id(&self) -> Option<&str> {
+        self.deleted_id.as_deref()
+    }
+
     /// True once every value it needs is known.
     pub fn resolved(&self) -> bool {
         !self.needs_identity
@@ -166,9 +183,13 @@ impl Resource {
         self.kind.owned_fields()
     }
 
-    /// Fills in what depends on the identity: a role assignment's principal (and so its
-    /// name) and the client-id named value.
+    /// Fills in what ARM knows: an account's endpoint for its backend's url, and what
+    /// depends on the identity: a role assignment's principal (and so its name) and the
+    /// client-id named value.
     pub fn resolve(&mut self, outputs: &Outputs) {
+        if let Some(endpoint) = self.endpoint_of.as_ref().and_then(|a| outputs.endpoints.get(a)) {
+            self.body["properties"]["url"] = json!(format!("{}/openai", endpoint.trim_end_matches('/')));
+        }
         if !self.needs_identity {
             return;
         }
@@ -178,9 +199,7 @@ impl Resource {
         match self.kind {
             Kind::RoleAssignment => {
                 let scope = self.id.split("/providers/Microsoft.Authorization/").next().unwrap_or_default().to_string();
-                let role = self.body["properties"]["roleDefinitionId"].as_str().unwrap_or_default().to_string();
-                let name =
-                    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("{scope}|{principal}|{role}").as_bytes());
+                let name = names::role_assignment(&scope, principal, OPENAI_USER_ROLE);
                 self.id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
                 self.body["properties"]["principalId"] = json!(principal);
             }
@@ -197,6 +216,8 @@ pub struct Outputs {
     pub principal_id: Option<String>,
     pub client_id: Option<String>,
     pub gateway_url: Option<String>,
+    /// Each `[[openai]]` account's `properties.endpoint`, by account name.
+    pub endpoints: BTreeMap<String, String>,
 }
 
 impl Outputs {
@@ -209,6 +230,11 @@ impl Outputs {
                 self.client_id = text("/properties/clientId").or(self.client_id.take());
             }
             Kind::Apim => self.gateway_url = text("/properties/gatewayUrl").or(self.gateway_url.take()),
+            Kind::Account => {
+                if let (Some(name), Some(endpoint)) = (text("/name"), text("/properties/endpoint")) {
+                    self.endpoints.insert(name, endpoint);
+                }
+            }
             _ => {}
         }
     }
@@ -222,8 +248,6 @@ pub struct Stack {
     pub backends: Vec<GatewayBackend>,
     apim_id: String,
     api_path: String,
-    /// Where deleted OpenAI accounts wait to be purged: (account, its deletedAccounts id).
-    deleted_accounts: Vec<(String, String)>,
 }
 
 impl Stack {
@@ -258,15 +282,7 @@ impl Stack {
         policy_deps.push(api);
         b.api_policy(config, api, &policy_deps)?;
         b.subscription(service, api);
-        let deleted_accounts =
-            config.openai.iter().map(|a| (a.name.clone(), b.deleted_account_id(&a.location, &a.name))).collect();
-        Ok(Stack {
-            resources: b.resources,
-            backends,
-            apim_id: b.apim_id,
-            api_path: apim.api_path.clone(),
-            deleted_accounts,
-        })
+        Ok(Stack { resources: b.resources, backends, apim_id: b.apim_id, api_path: apim.api_path.clone() })
     }
 
     /// The resources of one kind, in dependency order.
@@ -304,11 +320,6 @@ impl Stack {
         format!("{}/subscriptions/{SUBSCRIPTION_ID}", self.apim_id)
     }
 
-    /// The soft-deleted `[[openai]]` accounts' ids (`destroy --purge`): (account, id).
-    pub fn deleted_accounts(&self) -> &[(String, String)] {
-        &self.deleted_accounts
-    }
-
     /// The public URL of the OpenAI API, given the service's `gatewayUrl`.
     pub fn api_url(&self, gateway_url: &str) -> String {
         format!("{}/{}", gateway_url.trim_end_matches('/'), self.api_path.trim_matches('/'))
@@ -323,6 +334,19 @@ struct Builder<'a> {
     rg_id: String,
     identity_id: String,
     apim_id: String,
+    /// The `[[openai]]` accounts: (name, index).
+    accounts: Vec<(String, usize)>,
+}
+
+/// A location as ARM spells it in ids (`East US` → `eastus`).
+fn location_name(location: &str) -> String {
+    location.to_ascii_lowercase().replace(' ', "")
+}
+
+/// The tag that marks what oai-lb created.
+fn managed_by() -> Value {
+    let (key, value) = names::MANAGED_BY_TAG;
+    json!({ key: value })
 }
 
 impl<'a> Builder<'a> {
@@ -333,18 +357,18 @@ impl<'a> Builder<'a> {
             names::identity(&apim.name)
         );
         let apim_id = format!("{rg_id}/providers/Microsoft.ApiManagement/service/{}", apim.name);
-        Builder { azure, apim, resources: Vec::new(), rg_id, identity_id, apim_id }
+        Builder { azure, apim, resources: Vec::new(), rg_id, identity_id, apim_id, accounts: Vec::new() }
     }
 
     fn resource_group(&mut self) -> usize {
         let name = self.azure.resource_group.clone();
-        let body = json!({"location": self.azure.location});
+        let body = json!({"location": self.azure.location, "tags": managed_by()});
         self.add(Kind::ResourceGroup, &name, format!("resource group {name}"), self.rg_id.clone(), body, None, &[])
     }
 
     fn identity(&mut self, rg: usize) -> usize {
         let name = names::identity(&self.apim.name);
-        let body = json!({"location": self.azure.location});
+        let body = json!({"location": self.azure.location, "tags": managed_by()});
         self.add(Kind::Identity, &name, format!("identity {name}"), self.identity_id.clone(), body, Some(rg), &[])
     }
 
@@ -362,14 +386,21 @@ impl<'a> Builder<'a> {
                 "kind": "OpenAI",
                 "sku": {"name": "S0"},
                 "properties": {"customSubDomainName": account.name, "publicNetworkAccess": "Enabled"},
+                "tags": managed_by(),
             });
             let label = format!("OpenAI account {}", account.name);
             let acc = self.add(Kind::Account, &account.name, label, account_id.clone(), body, Some(rg), &[]);
+            self.resources[acc].deleted_id = Some(self.deleted_account_id(&account.location, &account.name));
+            self.accounts.push((account.name.clone(), acc));
             let mut previous = acc;
             for d in &account.deployments {
                 let body = json!({
                     "sku": {"name": d.sku, "capacity": d.capacity},
-                    "properties": {"model": {"format": "OpenAI", "name": d.model, "version": d.version}},
+                    "properties": {
+                        "model": {"format": "OpenAI", "name": d.model, "version": d.version},
+                        // Azure must not upgrade a model behind our back (it would show as drift).
+                        "versionUpgradeOption": "NoAutoUpgrade",
+                    },
                 });
                 let name = format!("{}/{}", account.name, d.name);
                 let id = format!("{account_id}/deployments/{}", d.name);
@@ -395,9 +426,17 @@ impl<'a> Builder<'a> {
             "sku": {"name": apim.sku, "capacity": if apim.sku == "Consumption" { 0 } else { 1 }},
             "identity": {"type": "UserAssigned", "userAssignedIdentities": {self.identity_id.clone(): {}}},
             "properties": {"publisherEmail": apim.publisher_email, "publisherName": apim.publisher_name},
+            "tags": managed_by(),
         });
         let label = format!("APIM service {}", apim.name);
-        self.add(Kind::Apim, &apim.name, label, self.apim_id.clone(), body, Some(rg), &[identity])
+        let i = self.add(Kind::Apim, &apim.name, label, self.apim_id.clone(), body, Some(rg), &[identity]);
+        self.resources[i].deleted_id = Some(format!(
+            "/subscriptions/{}/providers/Microsoft.ApiManagement/locations/{}/deletedservices/{}",
+            self.azure.subscription_id,
+            location_name(&self.azure.location),
+            apim.name
+        ));
+        i
     }
 
     /// The identity's client id, the backend list, the client-auth values the policy's
@@ -482,7 +521,12 @@ impl<'a> Builder<'a> {
             let id = format!("{}/backends/{}", self.apim_id, b.name);
             let body = json!({"properties": properties});
             let label = format!("backend {}", b.name);
-            singles.push(self.add(Kind::Backend, &b.name, label, id, body, Some(service), values));
+            // An account's backend waits for the account, whose endpoint is its url.
+            let account = self.accounts.iter().find(|(name, _)| *name == b.name).map(|&(_, i)| i);
+            let deps: Vec<usize> = values.iter().copied().chain(account).collect();
+            let i = self.add(Kind::Backend, &b.name, label, id, body, Some(service), &deps);
+            self.resources[i].endpoint_of = account.map(|_| b.name.clone());
+            singles.push(i);
         }
         singles
     }
@@ -539,8 +583,10 @@ impl<'a> Builder<'a> {
 
     fn deleted_account_id(&self, location: &str, account: &str) -> String {
         format!(
-            "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{location}/resourceGroups/{}/deletedAccounts/{account}",
-            self.azure.subscription_id, self.azure.resource_group
+            "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{}/resourceGroups/{}/deletedAccounts/{account}",
+            self.azure.subscription_id,
+            location_name(location),
+            self.azure.resource_group
         )
     }
 
@@ -567,6 +613,8 @@ impl<'a> Builder<'a> {
             depends_on,
             parent,
             needs_identity: false,
+            endpoint_of: None,
+            deleted_id: None,
             secret: false,
         });
         self.resources.len() - 1
@@ -605,7 +653,7 @@ deployments = [{{ name = "a", model = "gpt-4o", version = "1" }}, {{ name = "b",
         let role = s.of_kind(Kind::RoleAssignment).next().unwrap().clone();
         assert!(!role.resolved());
         let outputs =
-            |p: &str| Outputs { principal_id: Some(p.into()), client_id: Some("c".into()), gateway_url: None };
+            |p: &str| Outputs { principal_id: Some(p.into()), client_id: Some("c".into()), ..Outputs::default() };
         let (mut a, mut b, mut c) = (role.clone(), role.clone(), role);
         a.resolve(&outputs("p1"));
         b.resolve(&outputs("p1"));

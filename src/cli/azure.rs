@@ -63,6 +63,7 @@ impl ApplyArgs {
 pub fn describe(action: &Action) -> String {
     match action {
         Action::Create => "missing".into(),
+        Action::Restore => "missing (soft-deleted)".into(),
         Action::Update { fields } => format!("differs ({})", fields.join(", ")),
         Action::Unchanged => "in sync".into(),
     }

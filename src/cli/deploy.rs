@@ -25,6 +25,10 @@ pub struct Args {
     /// Print the APIM subscription key.
     #[arg(long)]
     show_secrets: bool,
+    /// Purge a soft-deleted APIM service or OpenAI account of the same name and create it
+    /// anew, instead of restoring it (the default).
+    #[arg(long)]
+    purge_deleted: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -42,7 +46,10 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
 
 async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer) -> Result<ExitCode, Error> {
     printer.note("Reading the deployed resources…");
-    let plan = azure::plan(client, stack.clone()).await?;
+    let mut plan = azure::plan(client, stack.clone()).await?;
+    if args.purge_deleted {
+        plan = plan.purge_deleted();
+    }
     if !printer.json() {
         print_plan(printer, &plan)?;
     }
@@ -105,6 +112,7 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
 fn action_name(action: &Action) -> &'static str {
     match action {
         Action::Create => "create",
+        Action::Restore => "restore",
         Action::Update { .. } => "update",
         Action::Unchanged => "unchanged",
     }
@@ -135,6 +143,8 @@ fn print_plan(printer: &Printer, plan: &Plan) -> Result<(), Error> {
     for c in &plan.changes {
         let fields = match &c.action {
             Action::Update { fields } => fields.join(", "),
+            Action::Restore => "soft-deleted: restored (--purge-deleted creates it anew)".into(),
+            Action::Create if c.soft_deleted => "soft-deleted: purged first".into(),
             _ => String::new(),
         };
         table.add_row([c.resource.label.as_str(), action_name(&c.action), fields.as_str()]);

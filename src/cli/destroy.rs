@@ -1,7 +1,8 @@
 //! `oai-lb destroy [--yes] [--keep-openai] [--purge] [--what-if]`: deletes what `deploy`
 //! created, in reverse dependency order: the APIM service (with its API, policy, backends,
 //! named values and subscription), the role assignments, the OpenAI accounts (with their
-//! deployments), the identity, and last the resource group.
+//! deployments), the identity, and last the resource group — only if oai-lb created it and
+//! it holds nothing else (otherwise it is kept, and the note says why).
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use super::azure::{ApplyArgs, AzureArgs, Bars};
 use super::settings::Settings;
 use super::{Error, GlobalArgs, Printer};
 use crate::azure::Event;
-use crate::azure::destroy::{self, Deletion, Options};
+use crate::azure::destroy::{self, Deletions, Options};
 use crate::config::EnvUse;
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +18,8 @@ pub struct Args {
     /// Keep the OpenAI accounts, their deployments and the resource group.
     #[arg(long)]
     pub keep_openai: bool,
-    /// Also purge the deleted OpenAI accounts, so their names can be reused at once.
+    /// Also purge the soft-deleted APIM service and OpenAI accounts, so their names can be
+    /// reused at once (otherwise `deploy` restores them).
     #[arg(long, conflicts_with = "keep_openai")]
     pub purge: bool,
     #[command(flatten)]
@@ -33,20 +35,24 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let client = args.azure.connect()?;
     let runtime = super::runtime()?;
     let options = Options { keep_openai: args.keep_openai, purge: args.purge };
-    let deletions = runtime.block_on(destroy::plan(&client, &stack, options))?;
+    let plan = runtime.block_on(destroy::plan(&client, &stack, options))?;
+    if let Some(why) = &plan.kept_group {
+        printer.note(format!("Keeping the resource group: {why}."));
+    }
+    let deletions = &plan.deletions;
     if deletions.is_empty() {
         printer.note("Nothing to delete: none of the resources of this config exist.");
-        return report(printer, &deletions, false);
+        return report(printer, &plan, false);
     }
     if !printer.json() || args.apply.what_if {
         printer.line(format!("{} deletion(s), in this order:", deletions.len()))?;
-        for d in &deletions {
+        for d in deletions {
             printer.line(format!("  - {}", d.resource))?;
         }
     }
     if args.apply.what_if {
         printer.note("What-if: nothing was deleted.");
-        return report(printer, &deletions, false);
+        return report(printer, &plan, false);
     }
     args.apply.confirm(
         "destroy deletes resources",
@@ -54,7 +60,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     )?;
     let bars = Bars::new(printer, true);
     let observer = |event: Event<'_>| bars.event(event);
-    let deleted = runtime.block_on(destroy::apply(&client, &deletions, &observer));
+    let deleted = runtime.block_on(destroy::apply(&client, deletions, &observer));
     bars.clear();
     deleted.map_err(|e| {
         let step = e.to_string();
@@ -62,12 +68,14 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             .fix("fix the cause and run `oai-lb destroy` again")
     })?;
     printer.note(format!("Destroyed: {} deletion(s) done.", deletions.len()));
-    report(printer, &deletions, true)
+    report(printer, &plan, true)
 }
 
-fn report(printer: &Printer, deletions: &[Deletion], deleted: bool) -> Result<ExitCode, Error> {
+fn report(printer: &Printer, plan: &Deletions, deleted: bool) -> Result<ExitCode, Error> {
     if printer.json() {
-        printer.print_json(&serde_json::json!({"deleted": deleted, "deletions": deletions}))?;
+        printer.print_json(&serde_json::json!({
+            "deleted": deleted, "deletions": plan.deletions, "kept_group": plan.kept_group,
+        }))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,17 @@
 //! server errors, answers `PrincipalNotFound` for a new identity's first role assignments,
 //! rejects a policy naming a missing `{{named value}}`, stores policies re-serialized as
 //! APIM does (`apim_xml`), and records every request.
+//!
+//! It also behaves as ARM does where that bites: a new APIM service stays `Activating` for
+//! a while, and child writes meanwhile get 409 `ServiceLocked`; a deleted APIM service or
+//! Cognitive Services account (alone or with its resource group) stays soft-deleted
+//! (`…/locations/{l}/deletedservices/{name}`, `…/locations/{l}/resourceGroups/{rg}/deletedAccounts/{name}`)
+//! and its name cannot be created again (`ServiceAlreadyExistsInSoftDeletedState`,
+//! `FlagMustBeSetForRestore`) until it is restored (`properties.restore: true`, which brings
+//! its children back) or purged (DELETE of the deleted resource); a PUT replaces the whole
+//! resource (fields set out of band with [`FakeArm::edit`] or [`FakeArm::insert`] are
+//! lost) while a PATCH merges; and `GET {group}/resources` lists a group's top-level
+//! resources.
 #![allow(dead_code)]
 
 pub mod apim_xml;
@@ -47,6 +58,8 @@ pub struct Options {
     pub fail_once: Option<String>,
     /// Writes to paths containing this are answered 403 AuthorizationFailed.
     pub forbid: Option<String>,
+    /// Child writes answered 409 `ServiceLocked` while a new APIM service activates.
+    pub apim_activating_writes: u32,
     pub seed: u64,
 }
 
@@ -60,6 +73,7 @@ impl Default for Options {
             principal_not_found: 1,
             fail_once: None,
             forbid: None,
+            apim_activating_writes: 2,
             seed: 7,
         }
     }
@@ -102,9 +116,21 @@ struct Operation {
     final_state: String,
 }
 
+/// A soft-deleted APIM service or OpenAI account: what GET of its deleted id returns, and
+/// what a restore brings back (it and its children).
+#[derive(Debug, Clone)]
+struct Deleted {
+    body: Value,
+    stash: Vec<(String, Stored)>,
+}
+
 struct State {
     options: Options,
     resources: HashMap<String, Stored>,
+    /// By lower-case deleted id.
+    deleted: HashMap<String, Deleted>,
+    /// New APIM services still activating: child writes left to refuse.
+    activating: HashMap<String, u32>,
     operations: HashMap<String, Operation>,
     principals: HashMap<String, u32>,
     failed_once: bool,
@@ -129,6 +155,8 @@ impl FakeArm {
             rng: StdRng::seed_from_u64(options.seed),
             options,
             resources: HashMap::new(),
+            deleted: HashMap::new(),
+            activating: HashMap::new(),
             operations: HashMap::new(),
             principals: HashMap::new(),
             failed_once: false,
@@ -195,6 +223,28 @@ impl FakeArm {
         let mut state = self.state.lock().unwrap();
         let stored = state.resources.get_mut(&id.to_ascii_lowercase()).expect("the resource exists");
         change(&mut stored.body);
+    }
+
+    /// Creates a resource behind the CLI's back (someone else's, or one made in the portal).
+    pub fn insert(&self, id: &str, mut body: Value) {
+        body["id"] = json!(id);
+        body["name"] = json!(id.rsplit('/').next().unwrap_or(""));
+        let stored = Stored { body, state: "Succeeded".into() };
+        self.state.lock().unwrap().resources.insert(id.to_ascii_lowercase(), stored);
+    }
+
+    /// Removes a resource (and its children) behind the CLI's back, without soft delete.
+    pub fn remove(&self, id: &str) {
+        let key = id.to_ascii_lowercase();
+        let prefix = format!("{key}/");
+        self.state.lock().unwrap().resources.retain(|k, _| !(k == &key || k.starts_with(&prefix)));
+    }
+
+    /// The soft-deleted resources' ids (deletedservices / deletedAccounts), lower case.
+    pub fn deleted_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state.lock().unwrap().deleted.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     pub fn resource_ids(&self) -> Vec<String> {
@@ -309,6 +359,19 @@ fn route(
     }
     let id = path.trim_end_matches('/').to_string();
     let key = id.to_ascii_lowercase();
+    if key.contains("/deletedservices/") || key.contains("/deletedaccounts/") {
+        return match (method, st.deleted.get(&key)) {
+            ("GET", Some(d)) => (200, d.body.clone(), Vec::new()),
+            ("DELETE", Some(_)) => {
+                st.deleted.remove(&key);
+                (200, Value::Null, Vec::new())
+            }
+            _ => error(404, "ResourceNotFound", &format!("The deleted resource '{id}' was not found.")),
+        };
+    }
+    if method == "GET" && key.ends_with("/resources") && key.split('/').count() == 6 {
+        return (200, list_group(st, key.trim_end_matches("/resources")), Vec::new());
+    }
     match method {
         "GET" => match st.resources.get(&key) {
             Some(stored) => {
@@ -344,11 +407,28 @@ fn route(
                     return error(400, "InvalidRequestContent", &problems.join("; "));
                 }
             }
+            if method == "PATCH" {
+                // A PATCH changes the fields it names and keeps the others.
+                let Some(existing) = st.resources.get(&key) else {
+                    return error(404, "ResourceNotFound", &format!("The resource '{id}' was not found."));
+                };
+                let mut merged = existing.body.clone();
+                merge(&mut merged, parsed);
+                return put(st, base, api, &id, merged, op.long_running);
+            }
             put(st, base, api, &id, parsed, op.long_running)
         }
         "POST" => post(st, &id),
         "DELETE" => {
-            st.resources.retain(|k, _| !(k == &key || k.starts_with(&format!("{key}/"))));
+            let prefix = format!("{key}/");
+            let removed: Vec<(String, Stored)> = st
+                .resources
+                .iter()
+                .filter(|(k, _)| **k == key || k.starts_with(&prefix))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect();
+            st.resources.retain(|k, _| !(k == &key || k.starts_with(&prefix)));
+            soft_delete(st, removed);
             (200, Value::Null, Vec::new())
         }
         _ => error(405, "MethodNotAllowed", method),
@@ -402,6 +482,59 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
     }
     let key = id.to_ascii_lowercase();
     let lower = key.as_str();
+    if let Some(deleted_id) = deleted_id(lower, &body) {
+        let restore = body.pointer("/properties/restore") == Some(&json!(true));
+        if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
+            props.remove("restore");
+        }
+        match st.deleted.get(&deleted_id) {
+            Some(_) if restore => {
+                let deleted = st.deleted.remove(&deleted_id).expect("found");
+                st.resources.extend(deleted.stash);
+                if is_apim_service(lower) {
+                    // "If this flag is specified and set to True all other properties will be ignored."
+                    let shown = present(&st.resources[&key]);
+                    return (200, shown, Vec::new());
+                }
+            }
+            Some(_) if is_apim_service(lower) => {
+                return error(
+                    409,
+                    "ServiceAlreadyExistsInSoftDeletedState",
+                    &format!(
+                        "Api service {} was soft-deleted. In order to create the new service with the same name, you have to either undelete the service or purge it. See https://aka.ms/apimsoftdelete.",
+                        body["name"].as_str().unwrap_or(id)
+                    ),
+                );
+            }
+            Some(_) => {
+                return error(
+                    409,
+                    "FlagMustBeSetForRestore",
+                    &format!(
+                        "An existing resource with ID '{id}' has been soft-deleted. To restore the resource, you must specify 'restore' to be 'true' in the property. If you don't want to restore existing resource, please purge it first."
+                    ),
+                );
+            }
+            None => {}
+        }
+    }
+    if let Some(service) = service_of(lower)
+        && let Some(left) = st.activating.get_mut(&service)
+    {
+        if *left > 0 {
+            *left -= 1;
+            return error(
+                409,
+                "ServiceLocked",
+                "The API Management service is transitioning at this moment. Please retry the request later.",
+            );
+        }
+        st.activating.remove(&service);
+        if let Some(s) = st.resources.get_mut(&service) {
+            s.state = "Succeeded".into();
+        }
+    }
     if let Some(parent) = parent_of(id) {
         match st.resources.get(&parent.to_ascii_lowercase()) {
             None => {
@@ -431,6 +564,19 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
     }
     if lower.contains("/providers/microsoft.authorization/roleassignments/") {
         let principal = body.pointer("/properties/principalId").and_then(Value::as_str).unwrap_or("").to_string();
+        // ARM refuses a second assignment of the same role to the same principal on the
+        // same scope under another name.
+        let scope = &lower[..lower.find("/providers/microsoft.authorization/").unwrap_or(0)];
+        let role = body.pointer("/properties/roleDefinitionId").and_then(Value::as_str).unwrap_or("");
+        let twin = st.resources.iter().any(|(k, s)| {
+            k != lower
+                && k.starts_with(&format!("{scope}/providers/microsoft.authorization/roleassignments/"))
+                && s.body.pointer("/properties/principalId").and_then(Value::as_str) == Some(principal.as_str())
+                && s.body.pointer("/properties/roleDefinitionId").and_then(Value::as_str) == Some(role)
+        });
+        if twin {
+            return error(409, "RoleAssignmentExists", "The role assignment already exists.");
+        }
         let Some(seen) = st.principals.get_mut(&principal) else {
             return error(400, "PrincipalNotFound", &format!("Principal {principal} does not exist in the directory."));
         };
@@ -514,9 +660,11 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
             _ => false,
         };
         let in_progress = if created { "Creating" } else { "Updating" };
+        // A new APIM service activates for a while after its creation reports success.
+        let final_state = if created && is_apim_service(&key) { "Activating" } else { "Succeeded" };
         st.operations.insert(
             op_id.clone(),
-            Operation { resource: key.clone(), remaining: st.options.lro_polls, fail, final_state: "Succeeded".into() },
+            Operation { resource: key.clone(), remaining: st.options.lro_polls, fail, final_state: final_state.into() },
         );
         let stored = Stored { body, state: in_progress.into() };
         let shown = present(&stored);
@@ -542,6 +690,10 @@ fn poll_operation(st: &mut State, op_id: &str) -> Answer {
     let final_state = if fail { "Failed" } else { op.final_state.as_str() }.to_string();
     if let Some(stored) = st.resources.get_mut(&resource) {
         stored.state = final_state.clone();
+    }
+    if final_state == "Activating" {
+        let writes = st.options.apim_activating_writes;
+        st.activating.insert(resource.clone(), writes);
     }
     if fail {
         return (
@@ -589,4 +741,102 @@ fn named_value_refs(xml: &str) -> Vec<String> {
 fn is_apim_child(id: &str, kind: &str) -> bool {
     let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
     segments.len() == 10 && segments[6].eq_ignore_ascii_case("service") && segments[8].eq_ignore_ascii_case(kind)
+}
+
+/// True for `…/providers/Microsoft.ApiManagement/service/{name}`.
+fn is_apim_service(id: &str) -> bool {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    segments.len() == 8
+        && segments[6].eq_ignore_ascii_case("service")
+        && segments[5].eq_ignore_ascii_case("Microsoft.ApiManagement")
+}
+
+/// True for `…/providers/Microsoft.CognitiveServices/accounts/{name}`.
+fn is_account(id: &str) -> bool {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    segments.len() == 8
+        && segments[6].eq_ignore_ascii_case("accounts")
+        && segments[5].eq_ignore_ascii_case("Microsoft.CognitiveServices")
+}
+
+/// The APIM service a child id lives in (lower case), if it is one.
+fn service_of(id: &str) -> Option<String> {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    (segments.len() > 8 && is_apim_service(&format!("/{}", segments[..8].join("/"))))
+        .then(|| format!("/{}", segments[..8].join("/")).to_ascii_lowercase())
+}
+
+/// Where a deleted APIM service or account waits (lower case), given its id and location.
+fn deleted_at(id: &str, location: &str) -> Option<String> {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let (sub, rg, name) = (segments.get(1)?, segments.get(3)?, segments.get(7)?);
+    let location = location.to_ascii_lowercase().replace(' ', "");
+    let at = if is_apim_service(id) {
+        format!("/subscriptions/{sub}/providers/Microsoft.ApiManagement/locations/{location}/deletedservices/{name}")
+    } else if is_account(id) {
+        format!(
+            "/subscriptions/{sub}/providers/Microsoft.CognitiveServices/locations/{location}/resourceGroups/{rg}/deletedAccounts/{name}"
+        )
+    } else {
+        return None;
+    };
+    Some(at.to_ascii_lowercase())
+}
+
+/// The deleted id a PUT of `id` with `body` would collide with.
+fn deleted_id(id: &str, body: &Value) -> Option<String> {
+    deleted_at(id, body["location"].as_str().unwrap_or(""))
+}
+
+/// Keeps deleted APIM services and accounts (with their children) soft-deleted.
+fn soft_delete(st: &mut State, removed: Vec<(String, Stored)>) {
+    for (key, stored) in &removed {
+        let location = stored.body["location"].as_str().unwrap_or("");
+        let Some(at) = deleted_at(key, location) else { continue };
+        let prefix = format!("{key}/");
+        let stash: Vec<(String, Stored)> =
+            removed.iter().filter(|(k, _)| k == key || k.starts_with(&prefix)).cloned().collect();
+        let name = stored.body["name"].clone();
+        let body = json!({
+            "id": at,
+            "name": name,
+            "location": location,
+            "properties": {
+                "serviceId": stored.body["id"],
+                "deletionDate": "2026-01-01T00:00:00Z",
+                "scheduledPurgeDate": "2026-01-03T00:00:00Z",
+            },
+        });
+        st.deleted.insert(at, Deleted { body, stash });
+    }
+}
+
+/// `GET {group}/resources`: the group's top-level resources (not their children, not
+/// role assignments).
+fn list_group(st: &State, group: &str) -> Value {
+    let prefix = format!("{group}/providers/");
+    let mut value: Vec<Value> = st
+        .resources
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && k.trim_matches('/').split('/').count() == 8)
+        .map(|(_, s)| {
+            let segments: Vec<&str> = s.body["id"].as_str().unwrap_or("").trim_matches('/').split('/').collect();
+            let kind = segments.get(5..7).map(|t| t.join("/")).unwrap_or_default();
+            json!({"id": s.body["id"], "name": s.body["name"], "type": kind, "location": s.body["location"], "tags": s.body["tags"]})
+        })
+        .collect();
+    value.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    json!({ "value": value })
+}
+
+/// JSON merge: objects merge key by key, anything else replaces.
+fn merge(into: &mut Value, patch: Value) {
+    match (into, patch) {
+        (Value::Object(into), Value::Object(patch)) => {
+            for (k, v) in patch {
+                merge(into.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (into, patch) => *into = patch,
+    }
 }
