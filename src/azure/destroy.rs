@@ -64,7 +64,9 @@ pub async fn apply(client: &ArmClient, deletions: &[Deletion], observer: Observe
 /// dependency order (so APIM, which runs as the identity, goes before the identity).
 fn deletions(plan: &Plan, keep_openai: bool) -> Vec<Deletion> {
     let kept = |kind: Kind| keep_openai && matches!(kind, Kind::ResourceGroup | Kind::Account | Kind::ModelDeployment);
-    let doomed: Vec<bool> = plan.changes.iter().map(|c| c.current.is_some() && !kept(c.resource.kind)).collect();
+    // Existing resources the config names (`[monitoring]` ids) are not ours to delete.
+    let doomed: Vec<bool> =
+        plan.changes.iter().map(|c| c.current.is_some() && !c.resource.existing && !kept(c.resource.kind)).collect();
     let goes_with_parent = |mut i: usize| {
         while let Some(parent) = plan.changes[i].resource.parent {
             if doomed[parent] && plan.changes[parent].resource.kind != Kind::ResourceGroup {

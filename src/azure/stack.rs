@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{AzureError, api_version, openapi, policy};
-use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, Strategy};
+use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, MonitoringSection, Strategy};
 use crate::names::{
-    self, API_ID, BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
+    self, API_DIAGNOSTIC_ID, API_ID, APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE, APP_INSIGHTS_LOGGER_ID,
+    BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
 };
 
 /// Cognitive Services OpenAI User: call the inference API, nothing else.
@@ -51,6 +52,14 @@ pub enum Kind {
     Api,
     ApiPolicy,
     Subscription,
+    /// `[monitoring]`: a Log Analytics workspace.
+    Workspace,
+    /// `[monitoring]`: a workspace-based Application Insights component.
+    AppInsights,
+    /// `[monitoring]`: the APIM logger sending to the component.
+    Logger,
+    /// `[monitoring]`: the OpenAI API's Application Insights diagnostic.
+    ApiDiagnostic,
 }
 
 impl Kind {
@@ -67,6 +76,10 @@ impl Kind {
             Kind::Api => "Microsoft.ApiManagement/service/apis",
             Kind::ApiPolicy => "Microsoft.ApiManagement/service/apis/policies",
             Kind::Subscription => "Microsoft.ApiManagement/service/subscriptions",
+            Kind::Workspace => "Microsoft.OperationalInsights/workspaces",
+            Kind::AppInsights => "Microsoft.Insights/components",
+            Kind::Logger => "Microsoft.ApiManagement/service/loggers",
+            Kind::ApiDiagnostic => "Microsoft.ApiManagement/service/apis/diagnostics",
         }
     }
 
@@ -108,6 +121,24 @@ impl Kind {
             ],
             Kind::ApiPolicy => &["/properties/value"],
             Kind::Subscription => &["/properties/displayName", "/properties/scope", "/properties/state"],
+            Kind::Workspace => &["/properties/sku/name", "/properties/retentionInDays"],
+            Kind::AppInsights => &[
+                "/kind",
+                "/properties/Application_Type",
+                "/properties/WorkspaceResourceId",
+                "/properties/IngestionMode",
+            ],
+            Kind::Logger => &["/properties/loggerType", "/properties/credentials", "/properties/resourceId"],
+            Kind::ApiDiagnostic => &[
+                "/properties/loggerId",
+                "/properties/alwaysLog",
+                "/properties/sampling",
+                "/properties/frontend",
+                "/properties/backend",
+                "/properties/httpCorrelationProtocol",
+                "/properties/verbosity",
+                "/properties/metrics",
+            ],
         }
     }
 }
@@ -132,6 +163,11 @@ pub struct Resource {
     needs_identity: bool,
     /// A secret named value: its value is read with `listValue`, never shown.
     pub secret: bool,
+    /// Needs the Application Insights connection string, known once the component exists.
+    needs_connection_string: bool,
+    /// Not ours: an existing resource the config names. It is read (it must exist), never
+    /// written or deleted.
+    pub existing: bool,
 }
 
 impl std::fmt::Debug for Resource {
@@ -159,7 +195,7 @@ impl Resource {
 
     /// True once every value it needs is known.
     pub fn resolved(&self) -> bool {
-        !self.needs_identity
+        !self.needs_identity && !self.needs_connection_string
     }
 
     pub fn owned_fields(&self) -> &'static [&'static str] {
@@ -169,6 +205,12 @@ impl Resource {
     /// Fills in what depends on the identity: a role assignment's principal (and so its
     /// name) and the client-id named value.
     pub fn resolve(&mut self, outputs: &Outputs) {
+        if self.needs_connection_string
+            && let Some(connection_string) = &outputs.app_insights_connection_string
+        {
+            self.body["properties"]["value"] = json!(connection_string);
+            self.needs_connection_string = false;
+        }
         if !self.needs_identity {
             return;
         }
@@ -197,6 +239,10 @@ pub struct Outputs {
     pub principal_id: Option<String>,
     pub client_id: Option<String>,
     pub gateway_url: Option<String>,
+    /// The Application Insights component's connection string (a secret: never shown).
+    pub app_insights_connection_string: Option<String>,
+    /// The Log Analytics workspace the component sends to.
+    pub workspace_id: Option<String>,
 }
 
 impl Outputs {
@@ -209,6 +255,11 @@ impl Outputs {
                 self.client_id = text("/properties/clientId").or(self.client_id.take());
             }
             Kind::Apim => self.gateway_url = text("/properties/gatewayUrl").or(self.gateway_url.take()),
+            Kind::AppInsights => {
+                self.app_insights_connection_string =
+                    text("/properties/ConnectionString").or(self.app_insights_connection_string.take());
+                self.workspace_id = text("/properties/WorkspaceResourceId").or(self.workspace_id.take());
+            }
             _ => {}
         }
     }
@@ -224,6 +275,15 @@ pub struct Stack {
     api_path: String,
     /// Where deleted OpenAI accounts wait to be purged: (account, its deletedAccounts id).
     deleted_accounts: Vec<(String, String)>,
+    monitoring: Option<MonitoringTarget>,
+}
+
+/// Where `[monitoring]` sends: the Application Insights component and, when the config
+/// knows it, its Log Analytics workspace (ARM ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitoringTarget {
+    pub app_insights_id: String,
+    pub workspace_id: Option<String>,
 }
 
 impl Stack {
@@ -258,6 +318,7 @@ impl Stack {
         policy_deps.push(api);
         b.api_policy(config, api, &policy_deps)?;
         b.subscription(service, api);
+        let monitoring = config.monitoring.as_ref().map(|m| b.monitoring(m, rg, service, api));
         let deleted_accounts =
             config.openai.iter().map(|a| (a.name.clone(), b.deleted_account_id(&a.location, &a.name))).collect();
         Ok(Stack {
@@ -266,7 +327,13 @@ impl Stack {
             apim_id: b.apim_id,
             api_path: apim.api_path.clone(),
             deleted_accounts,
+            monitoring,
         })
+    }
+
+    /// Where `[monitoring]` sends logs and metrics, when the config has it.
+    pub fn monitoring(&self) -> Option<&MonitoringTarget> {
+        self.monitoring.as_ref()
     }
 
     /// The resources of one kind, in dependency order.
@@ -537,6 +604,76 @@ impl<'a> Builder<'a> {
         self.add(Kind::Subscription, SUBSCRIPTION_ID, label, id, body, Some(service), &[api])
     }
 
+    /// `[monitoring]`: the workspace and the component (created, or existing ones read for
+    /// their connection string), the secret named value holding the connection string, the
+    /// logger naming it, and the API diagnostic with custom metrics on.
+    fn monitoring(&mut self, m: &MonitoringSection, rg: usize, service: usize, api: usize) -> MonitoringTarget {
+        let location = self.azure.location.clone();
+        let (component, target) = match &m.app_insights_id {
+            Some(id) => {
+                let i = self.existing(Kind::AppInsights, id, "Application Insights component");
+                (i, MonitoringTarget { app_insights_id: id.clone(), workspace_id: None })
+            }
+            None => {
+                let (workspace, workspace_id) = match &m.workspace_id {
+                    Some(id) => (self.existing(Kind::Workspace, id, "Log Analytics workspace"), id.clone()),
+                    None => {
+                        let name = names::log_analytics_workspace(&self.apim.name);
+                        let id = format!("{}/providers/Microsoft.OperationalInsights/workspaces/{name}", self.rg_id);
+                        let body = json!({
+                            "location": location,
+                            "properties": {"sku": {"name": "PerGB2018"}, "retentionInDays": 30},
+                        });
+                        let label = format!("Log Analytics workspace {name}");
+                        (self.add(Kind::Workspace, &name, label, id.clone(), body, Some(rg), &[]), id)
+                    }
+                };
+                let name = names::app_insights(&self.apim.name);
+                let id = format!("{}/providers/Microsoft.Insights/components/{name}", self.rg_id);
+                let body = json!({
+                    "location": location,
+                    "kind": "web",
+                    "properties": {
+                        "Application_Type": "web",
+                        "WorkspaceResourceId": workspace_id,
+                        "IngestionMode": "LogAnalytics",
+                    },
+                });
+                let label = format!("Application Insights component {name}");
+                let i = self.add(Kind::AppInsights, &name, label, id.clone(), body, Some(rg), &[workspace]);
+                (i, MonitoringTarget { app_insights_id: id, workspace_id: Some(workspace_id) })
+            }
+        };
+        let value =
+            self.named_value(APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE, json!(""), true, service, &[component]);
+        self.resources[value].needs_connection_string = true;
+        let logger_id = format!("{}/loggers/{APP_INSIGHTS_LOGGER_ID}", self.apim_id);
+        let body = json!({"properties": {
+            "loggerType": "applicationInsights",
+            "description": "oai-lb: gateway logs and token metrics",
+            "credentials": {"connectionString": format!("{{{{{APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE}}}}}")},
+            "isBuffered": true,
+            "resourceId": target.app_insights_id,
+        }});
+        let label = format!("logger {APP_INSIGHTS_LOGGER_ID}");
+        let logger =
+            self.add(Kind::Logger, APP_INSIGHTS_LOGGER_ID, label, logger_id.clone(), body, Some(service), &[value]);
+        let body = json!({"properties": super::monitoring::api_diagnostic(m, &logger_id)});
+        let id = format!("{}/apis/{API_ID}/diagnostics/{API_DIAGNOSTIC_ID}", self.apim_id);
+        let label = format!("diagnostic {API_DIAGNOSTIC_ID} of API {API_ID}");
+        self.add(Kind::ApiDiagnostic, API_DIAGNOSTIC_ID, label, id, body, Some(api), &[logger]);
+        target
+    }
+
+    /// An existing resource the config names by id: read, never written.
+    fn existing(&mut self, kind: Kind, id: &str, what: &str) -> usize {
+        let name = id.rsplit('/').next().unwrap_or(id).to_string();
+        let label = format!("{what} {name} (existing)");
+        let i = self.add(kind, &name, label, id.to_string(), json!({}), None, &[]);
+        self.resources[i].existing = true;
+        i
+    }
+
     fn deleted_account_id(&self, location: &str, account: &str) -> String {
         format!(
             "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{location}/resourceGroups/{}/deletedAccounts/{account}",
@@ -568,6 +705,8 @@ impl<'a> Builder<'a> {
             parent,
             needs_identity: false,
             secret: false,
+            needs_connection_string: false,
+            existing: false,
         });
         self.resources.len() - 1
     }
@@ -605,7 +744,7 @@ deployments = [{{ name = "a", model = "gpt-4o", version = "1" }}, {{ name = "b",
         let role = s.of_kind(Kind::RoleAssignment).next().unwrap().clone();
         assert!(!role.resolved());
         let outputs =
-            |p: &str| Outputs { principal_id: Some(p.into()), client_id: Some("c".into()), gateway_url: None };
+            |p: &str| Outputs { principal_id: Some(p.into()), client_id: Some("c".into()), ..Outputs::default() };
         let (mut a, mut b, mut c) = (role.clone(), role.clone(), role);
         a.resolve(&outputs("p1"));
         b.resolve(&outputs("p1"));
