@@ -106,4 +106,14 @@ mod tests {
         assert_eq!(d["sampling"]["percentage"], 100.0);
         assert!(TOKENS_BY_DEPLOYMENT_AND_BACKEND_KQL.contains(DEPLOYMENT_DIMENSION));
     }
+
+    #[test]
+    fn the_readme_shows_the_query_status_prints() {
+        let readme = include_str!("../../README.md");
+        let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            one_line(readme).contains(&one_line(TOKENS_BY_DEPLOYMENT_AND_BACKEND_KQL)),
+            "README's monitoring section must show TOKENS_BY_DEPLOYMENT_AND_BACKEND_KQL"
+        );
+    }
 }
