@@ -90,6 +90,15 @@ fn creates_the_workspace_component_logger_and_diagnostic_then_writes_nothing() {
     assert_eq!(json["monitoring"]["diagnostic"], "in sync");
     assert!(json["monitoring"]["tokens_query"].as_str().unwrap().contains("ago(1h)"));
 
+    // Editing backends leaves the monitoring resources alone and converges with them.
+    let writes = env.fake.writes();
+    env.cmd(&["backends", "add", "north", "--url", "https://north.openai.azure.com", "--priority", "2", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(writes_to(&env, "oai-lb-appinsights"), 2, "the named value and the logger, written once each");
+    assert!(env.fake.writes() > writes);
+    assert!(stdout(env.cmd(&["deploy", "--yes"]).assert().success()).contains("No changes"));
+
     // A change in the portal is drift, and deploy puts it back.
     env.fake.edit(&format!("{APIM}/apis/openai/diagnostics/applicationinsights"), |d| {
         d["properties"]["metrics"] = json!(false);
@@ -126,6 +135,7 @@ fn uses_an_existing_component_and_never_writes_or_deletes_it() {
     let writes = env.fake.writes();
     let again = stdout(env.cmd(&["deploy", "--yes"]).assert().success());
     assert!(again.contains("No changes"), "{again}");
+    assert!(again.contains("Application Insights component shared-insights (existing)"), "{again}");
     assert_eq!(env.fake.writes(), writes);
 
     let status = stdout(env.cmd(&["status"]).assert().success());
