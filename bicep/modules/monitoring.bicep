@@ -94,9 +94,6 @@ var requestMessage = {
     'x-oai-lb-show-backend'
     'traceparent'
   ]
-  body: {
-    bytes: 0
-  }
   dataMasking: {
     queryParams: [
       {
@@ -122,9 +119,6 @@ var responseMessage = {
     'x-ms-client-request-id'
     'apim-request-id'
   ]
-  body: {
-    bytes: 0
-  }
 }
 
 resource diagnostic 'Microsoft.ApiManagement/service/apis/diagnostics@2024-05-01' = {

@@ -54,7 +54,8 @@ pub fn api_diagnostic(m: &MonitoringSection, logger_id: &str) -> Value {
     };
     let hide_key = json!({"queryParams": [{"value": "api-key", "mode": "Hide"}]});
     let message = |headers: Vec<String>, masking: Option<&Value>| {
-        let mut m = json!({"headers": headers, "body": {"bytes": 0}});
+        // No `body`: APIM logs none by default, and prompts are the users' data.
+        let mut m = json!({"headers": headers});
         if let Some(masking) = masking {
             m["dataMasking"] = masking.clone();
         }
