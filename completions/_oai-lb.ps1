@@ -451,6 +451,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;simulate' {
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more')
+            [CompletionResult]::new('--limiter', '--limiter', [CompletionResultType]::ParameterName, 'How limits are enforced: sliding (10-s window in 1-s steps, reset headers), bucket (token bucket with a 1-s burst), fixed-1s or fixed-10s (Azure''s fixed windows)')
             [CompletionResult]::new('--api-key-env', '--api-key-env', [CompletionResultType]::ParameterName, 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth')
             [CompletionResult]::new('--latency', '--latency', [CompletionResultType]::ParameterName, 'Delay before every admitted response, e.g. 20ms or 1s')
             [CompletionResult]::new('--error-rate', '--error-rate', [CompletionResultType]::ParameterName, 'Share of admitted requests answered with a 500 (0..=1)')

@@ -1554,13 +1554,17 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__simulate)
-            opts="-v -q -h --backend --api-key-env --latency --error-rate --reset-rate --stream-chunks --chunk-interval --config --output --verbose --quiet --help"
+            opts="-v -q -h --backend --limiter --api-key-env --latency --error-rate --reset-rate --stream-chunks --chunk-interval --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --backend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limiter)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

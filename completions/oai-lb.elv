@@ -410,6 +410,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;simulate'= {
             cand --backend 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more'
+            cand --limiter 'How limits are enforced: sliding (10-s window in 1-s steps, reset headers), bucket (token bucket with a 1-s burst), fixed-1s or fixed-10s (Azure''s fixed windows)'
             cand --api-key-env 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth'
             cand --latency 'Delay before every admitted response, e.g. 20ms or 1s'
             cand --error-rate 'Share of admitted requests answered with a 500 (0..=1)'

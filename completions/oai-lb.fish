@@ -391,6 +391,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s v -l verbose -d 
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l backend -d 'A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l limiter -d 'How limits are enforced: sliding (10-s window in 1-s steps, reset headers), bucket (token bucket with a 1-s burst), fixed-1s or fixed-10s (Azure\'s fixed windows)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l api-key-env -d 'Environment variable holding the key clients must send (api-key or Bearer); unset = no auth' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l latency -d 'Delay before every admitted response, e.g. 20ms or 1s' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand simulate" -l error-rate -d 'Share of admitted requests answered with a 500 (0..=1)' -r

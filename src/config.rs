@@ -215,6 +215,31 @@ pub struct BalancerSection {
     /// head only when the whole answer is ready, so this is generous.
     #[serde(default = "default_response_timeout_secs")]
     pub response_timeout_secs: f64,
+    /// No cooldown, from any source (headers, proactive routing, Redis), lasts longer.
+    #[serde(default = "default_max_cooldown_secs")]
+    pub max_cooldown_secs: f64,
+    /// A client must send a whole request head within this (slowloris).
+    #[serde(default = "default_client_header_timeout_secs")]
+    pub client_header_timeout_secs: f64,
+    /// A client must send a whole request body within this.
+    #[serde(default = "default_client_body_timeout_secs")]
+    pub client_body_timeout_secs: f64,
+    /// A connection with no request in flight and no traffic is closed after this.
+    #[serde(default = "default_client_idle_timeout_secs")]
+    pub client_idle_timeout_secs: f64,
+    /// Open client connections at most; past it new ones wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    #[serde(default = "default_http2_max_concurrent_streams")]
+    pub http2_max_concurrent_streams: u32,
+    /// Request-body bytes buffered (for replay) by all requests together; past it new
+    /// requests get 503.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+    /// Deadline for a request's response head, across all its attempts.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_state: Option<SharedStateSection>,
     #[serde(default)]
@@ -231,6 +256,14 @@ impl Default for BalancerSection {
             client_keys_env: None,
             connect_timeout_secs: default_connect_timeout_secs(),
             response_timeout_secs: default_response_timeout_secs(),
+            max_cooldown_secs: default_max_cooldown_secs(),
+            client_header_timeout_secs: default_client_header_timeout_secs(),
+            client_body_timeout_secs: default_client_body_timeout_secs(),
+            client_idle_timeout_secs: default_client_idle_timeout_secs(),
+            max_connections: default_max_connections(),
+            http2_max_concurrent_streams: default_http2_max_concurrent_streams(),
+            max_buffered_bytes: default_max_buffered_bytes(),
+            request_timeout_secs: default_request_timeout_secs(),
             shared_state: None,
             proactive: ProactiveSection::default(),
         }
@@ -252,6 +285,30 @@ fn default_connect_timeout_secs() -> f64 {
 fn default_response_timeout_secs() -> f64 {
     300.0
 }
+fn default_max_cooldown_secs() -> f64 {
+    300.0
+}
+fn default_client_header_timeout_secs() -> f64 {
+    30.0
+}
+fn default_client_body_timeout_secs() -> f64 {
+    60.0
+}
+fn default_client_idle_timeout_secs() -> f64 {
+    60.0
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_http2_max_concurrent_streams() -> u32 {
+    100
+}
+fn default_max_buffered_bytes() -> usize {
+    256 * 1024 * 1024
+}
+fn default_request_timeout_secs() -> f64 {
+    600.0
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,7 +320,7 @@ pub enum AllThrottled {
     Primary,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedStateSection {
     pub url: String,
@@ -271,6 +328,17 @@ pub struct SharedStateSection {
     pub key_prefix: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+}
+
+/// The URL may hold a password: `Debug` shows it redacted.
+impl std::fmt::Debug for SharedStateSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStateSection")
+            .field("url", &redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("password_env", &self.password_env)
+            .finish()
+    }
 }
 
 fn default_key_prefix() -> String {
@@ -286,7 +354,11 @@ pub struct ProactiveSection {
     /// Cool a backend when `x-ratelimit-remaining-requests` is at or below this.
     #[serde(default)]
     pub remaining_requests_floor: u64,
-    /// Cooldown used when the backend sends no reset header.
+    /// Hold a nearly-out deployment only until its next unit of quota is due, learned from
+    /// how its remaining counts refill and from `retry-after-ms`; false: a fixed hold.
+    #[serde(default = "yes")]
+    pub adaptive: bool,
+    /// The fixed hold (with `adaptive = false`) when the backend sends no reset header.
     #[serde(default = "default_proactive_cooldown_secs")]
     pub default_cooldown_secs: f64,
 }
@@ -296,6 +368,7 @@ impl Default for ProactiveSection {
         ProactiveSection {
             enabled: true,
             remaining_requests_floor: 0,
+            adaptive: true,
             default_cooldown_secs: default_proactive_cooldown_secs(),
         }
     }
@@ -450,6 +523,11 @@ impl Config {
             ("balancer.connect_timeout_secs", b.connect_timeout_secs),
             ("balancer.response_timeout_secs", b.response_timeout_secs),
             ("balancer.proactive.default_cooldown_secs", b.proactive.default_cooldown_secs),
+            ("balancer.max_cooldown_secs", b.max_cooldown_secs),
+            ("balancer.client_header_timeout_secs", b.client_header_timeout_secs),
+            ("balancer.client_body_timeout_secs", b.client_body_timeout_secs),
+            ("balancer.client_idle_timeout_secs", b.client_idle_timeout_secs),
+            ("balancer.request_timeout_secs", b.request_timeout_secs),
         ] {
             if !(v.is_finite() && v > 0.0 && v < 86_400.0) {
                 return Err(ConfigError::new(
@@ -468,13 +546,33 @@ impl Config {
                 "e.g. max_body_bytes = 10485760",
             ));
         }
+        for (key, v, fix) in [
+            ("balancer.max_connections", b.max_connections as u64, "e.g. max_connections = 10000"),
+            (
+                "balancer.http2_max_concurrent_streams",
+                u64::from(b.http2_max_concurrent_streams),
+                "e.g. http2_max_concurrent_streams = 100",
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::new(path, key, "must be above 0", fix));
+            }
+        }
+        if b.max_buffered_bytes < b.max_body_bytes {
+            return Err(ConfigError::new(
+                path,
+                "balancer.max_buffered_bytes",
+                format!("{} is below max_body_bytes ({})", b.max_buffered_bytes, b.max_body_bytes),
+                "make it at least max_body_bytes, e.g. max_buffered_bytes = 268435456",
+            ));
+        }
         if let Some(shared) = &b.shared_state
             && !(shared.url.starts_with("redis://") || shared.url.starts_with("rediss://"))
         {
             return Err(ConfigError::new(
                 path,
                 "balancer.shared_state.url",
-                format!("`{}` is not a Redis URL", shared.url),
+                format!("`{}` is not a Redis URL", redact_url(&shared.url)),
                 "write redis://HOST:PORT or rediss://HOST:PORT",
             ));
         }
@@ -703,14 +801,31 @@ fn validate_name(path: &Path, key: &str, name: &str) -> Result<(), ConfigError> 
 }
 
 /// A backend URL must be https, or http on a loopback host (simulators, local tests).
-pub fn validate_backend_url(url: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+pub fn validate_backend_url(raw: &str) -> Result<http::Uri, String> {
+    // Messages show the URL without user info or query, which may carry secrets.
+    let url = redact_url(raw);
+    let uri: http::Uri = raw.parse().map_err(|_| format!("`{url}` is not a URL"))?;
     let host = uri.host().ok_or_else(|| format!("`{url}` has no host"))?;
     match uri.scheme_str() {
         Some("https") => Ok(uri),
         Some("http") if is_loopback_host(host) => Ok(uri),
         Some("http") => Err(format!("`{url}` is plain http to a non-loopback host")),
         _ => Err(format!("`{url}` must start with https://")),
+    }
+}
+
+/// A URL fit for messages: user info (`user:password@`) and the query string, which may
+/// carry secrets, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let (rest, query) = match url.split_once('?') {
+        Some((rest, _)) => (rest, "?***"),
+        None => (url, ""),
+    };
+    let after_scheme = rest.find("://").map_or(0, |i| i + 3);
+    let authority_end = rest[after_scheme..].find('/').map_or(rest.len(), |i| after_scheme + i);
+    match rest[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}{query}", &rest[..after_scheme], &rest[after_scheme + at..]),
+        None => format!("{rest}{query}"),
     }
 }
 
@@ -752,6 +867,18 @@ fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
 mod tests {
     use super::*;
 
+    #[test]
+    fn urls_in_messages_lose_user_info_and_query() {
+        assert_eq!(redact_url("https://u:pw@h.example/p?key=s"), "https://***@h.example/p?***");
+        assert_eq!(redact_url("redis://:pw@h:6379"), "redis://***@h:6379");
+        assert_eq!(redact_url("https://h.example/a@b"), "https://h.example/a@b");
+        assert_eq!(redact_url("https://h.example"), "https://h.example");
+        let e = validate_backend_url("ftp://u:pw@h/x?sig=s").unwrap_err();
+        assert!(!e.contains("pw") && !e.contains("sig"), "{e}");
+        let shared = SharedStateSection { url: "redis://:pw@h".into(), key_prefix: "p".into(), password_env: None };
+        assert!(!format!("{shared:?}").contains("pw"));
+    }
+
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("oai-lb.toml"), text)
     }
@@ -763,6 +890,7 @@ mod tests {
         assert_eq!(c.balancer.default_cooldown_secs, 10.0);
         assert_eq!(c.balancer.all_throttled, AllThrottled::Reject);
         assert!(c.balancer.proactive.enabled);
+        assert!(c.balancer.proactive.adaptive);
     }
 
     #[test]

@@ -230,3 +230,22 @@ fn an_unreachable_endpoint_is_a_transport_error_after_retries() {
     let e = rt().block_on(client.get_optional(RES, "v")).unwrap_err();
     assert!(e.to_string().starts_with(&format!("cannot reach ARM at http://127.0.0.1:{port}")), "{e}");
 }
+
+#[test]
+fn the_result_location_after_a_post_must_be_on_the_arm_host_too() {
+    let elsewhere = serve(vec![("GET /steal", 200, vec![], json!({"stolen": true}))]);
+    let location = format!("{}/steal", elsewhere.url);
+    let server = serve(vec![
+        (
+            &format!("POST {RES}/act"),
+            202,
+            vec![("azure-asyncoperation", "{base}/ops/2"), ("location", &location)],
+            Value::Null,
+        ),
+        ("GET /ops/2", 200, vec![], json!({"status": "Succeeded"})),
+    ]);
+    let (client, _) = client(&server.url);
+    let e = rt().block_on(client.post_json(&format!("{RES}/act"), "v", None)).unwrap_err();
+    assert!(e.to_string().contains("not on the ARM endpoint"), "{e}");
+    assert!(elsewhere.seen.lock().unwrap().is_empty(), "the token never went to another host");
+}

@@ -221,15 +221,13 @@ async fn connection_errors_5xx_401_and_timeouts_fail_over_but_400_does_not() {
     let err401 = Backend::always(|| Reply::status(401)).await;
     let slow = Backend::always(|| Reply::Delay(Duration::from_secs(3), Box::new(Reply::ok("{}")))).await;
     let good = Backend::always(|| Reply::ok("{\"ok\":true}")).await;
+    // SAFETY: set once before the balancer reads it; the name is unique to this test.
+    unsafe { std::env::set_var("BALANCER_TEST_KEY_401", "our-key") };
     let toml = format!(
-        "[balancer]\nresponse_timeout_secs = 0.3\n{}",
-        backends_toml(&[
-            ("dead", &dead, 1),
-            ("err500", &err500.url(), 2),
-            ("err401", &err401.url(), 3),
-            ("slow", &slow.url(), 4),
-            ("good", &good.url(), 5)
-        ])
+        "[balancer]\nresponse_timeout_secs = 0.3\n{}\n[[backends]]\nname = \"err401\"\nurl = \"{}\"\npriority = 3\nauth = \"api-key\"\napi_key_env = \"BALANCER_TEST_KEY_401\"\n{}",
+        backends_toml(&[("dead", &dead, 1), ("err500", &err500.url(), 2)]),
+        err401.url(),
+        backends_toml(&[("slow", &slow.url(), 4), ("good", &good.url(), 5)])
     );
     let lb = Balancer::start(&toml).await;
     let r = post(&lb.url(CHAT)).await;

@@ -73,12 +73,12 @@ fn deploy_again_writes_nothing_and_no_command_sees_drift() {
     assert_eq!(env.fake.writes(), writes, "a second deploy writes nothing");
     env.cmd(&["status", "--check"]).assert().success();
     env.cmd(&["policy", "diff"]).assert().success();
-    let push = env.cmd(&["policy", "push"]).assert().success();
+    let push = env.cmd(&["policy", "push", "--yes"]).assert().success();
     assert!(String::from_utf8_lossy(&push.get_output().stderr).contains("nothing to push"));
     assert_eq!(env.fake.writes(), writes, "policy push writes nothing either");
 
     // A backend added through the CLI converges too, and leaves no drift behind.
-    env.cmd(&["backends", "add", "north", "--url", "https://north.openai.azure.com", "--priority", "3"])
+    env.cmd(&["backends", "add", "north", "--url", "https://north.openai.azure.com", "--priority", "3", "--yes"])
         .assert()
         .success();
     env.cmd(&["status", "--check"]).assert().success();
@@ -94,6 +94,6 @@ fn deploy_again_writes_nothing_and_no_command_sees_drift() {
     });
     env.cmd(&["status", "--check"]).assert().code(3);
     env.cmd(&["policy", "diff"]).assert().code(3);
-    env.cmd(&["policy", "push"]).assert().success();
+    env.cmd(&["policy", "push", "--yes"]).assert().success();
     env.cmd(&["status", "--check"]).assert().success();
 }

@@ -1,9 +1,13 @@
 //! Proactive routing: a backend that says it is nearly out (x-ratelimit-remaining-*) is left
-//! alone until its reset, so the next request goes elsewhere before a 429 happens.
+//! alone until its next unit of quota is due, so the next request goes elsewhere before a
+//! 429 happens; with adaptive routing that time is learned, for each limiter shape.
 
 mod support;
 
-use oai_lb::sim::{self, SimOptions};
+use std::time::Duration;
+
+use oai_lb::sim::{self, Shape, SimOptions};
+use support::quota::{self, Proactive, Scenario};
 use support::{Balancer, CHAT, post};
 
 /// Three replicas, round-robin, in front of a small priority-1 deployment and a large
@@ -57,4 +61,61 @@ async fn proactive_routing_cuts_upstream_429s_in_the_spill_over_scenario() {
     assert!(with < without, "proactive routing: {with} vs {without}");
     assert!(shared < with, "shared proactive cooldowns reach every replica: {shared} vs {with}");
     assert!(served_with >= 10 && served_shared >= 10, "priority 1 still serves its whole quota");
+}
+
+/// The issue-14 scenario, shortened for CI: 40 rps of priority-1 capacity, 60 offered.
+async fn quota(shape: oai_lb::sim::Shape, proactive: Proactive, secs: u64) -> quota::Figures {
+    let scenario = Scenario { duration: Duration::from_secs(secs), ..Scenario::issue_14(shape, proactive) };
+    let f = quota::run(&scenario).await;
+    eprintln!(
+        "{shape} / {}: priority 1 served {} of {} ({:.1} %), {:.3} attempts per request, {} client errors, {} upstream 429s, p50 {:?}",
+        proactive.name(),
+        f.primary_served,
+        f.primary_capacity,
+        100.0 * f.share(),
+        f.attempts_per_request(),
+        f.client_errors,
+        f.primary_429s,
+        f.p50,
+    );
+    f
+}
+
+fn assert_target(f: &quota::Figures) {
+    assert_eq!(f.client_errors, 0, "{f:?}");
+    assert!(f.share() >= 0.97, "priority 1 serves (nearly) all its capacity: {f:?}");
+    assert!(f.attempts_per_request() <= 1.015, "(almost) no upstream 429s: {f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_routing_uses_a_token_bucket_fully() {
+    assert_target(&quota(Shape::Bucket, Proactive::Adaptive, 6).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_routing_uses_fixed_one_second_windows_fully() {
+    assert_target(&quota(Shape::Fixed { secs: 1 }, Proactive::Adaptive, 6).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_routing_uses_fixed_ten_second_windows_fully() {
+    assert_target(&quota(Shape::Fixed { secs: 10 }, Proactive::Adaptive, 12).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_routing_works_across_replicas_sharing_state() {
+    let redis = support::redis::Redis::start();
+    for shape in [Shape::Bucket, Shape::Fixed { secs: 1 }] {
+        let scenario = Scenario {
+            duration: Duration::from_secs(6),
+            replicas: 3,
+            redis: Some(redis.url()),
+            ..Scenario::issue_14(shape, Proactive::Adaptive)
+        };
+        let f = quota::run(&scenario).await;
+        eprintln!("{shape}, 3 replicas + Redis: {f:?} share {:.3} attempts {:.3}", f.share(), f.attempts_per_request());
+        assert_eq!(f.client_errors, 0, "{f:?}");
+        assert!(f.share() >= 0.95, "{shape}: {f:?}");
+        assert!(f.attempts_per_request() <= 1.03, "{shape}: {f:?}");
+    }
 }

@@ -121,3 +121,71 @@ async fn a_bad_shared_state_url_is_a_config_error() {
     let err = oai_lb::proxy::Server::bind(config, Default::default()).await.err().expect("refused");
     assert!(err.to_string().contains("balancer.shared_state.url"), "{err}");
 }
+
+#[tokio::test]
+async fn garbage_and_out_of_range_messages_are_ignored_counted_and_the_session_survives() {
+    let redis = Redis::start();
+    let ptu = Backend::always(|| Reply::ok("{}")).await;
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let toml = format!(
+        "[balancer]\nmax_cooldown_secs = 60\n{}",
+        config(&redis.url(), "t3", &[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)])
+    );
+    let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let forever = r#"{"backend":"ptu","deployment":"gpt-4o","until_ms":18446744073709551615}"#;
+    // A key stored before the replica starts, as a peer with a broken clock would leave it.
+    let _: () = redis::cmd("SET").arg("t3:cooldown:ptu:gpt-4o").arg(forever).query_async(&mut con).await.unwrap();
+    let a = Balancer::start(&toml).await;
+    eventually(&a, "A connected", connected).await;
+    assert!(!ptu_cooling(&state(&a).await), "a far-future key is not loaded");
+
+    for garbage in ["not json", "{}", "\u{0}\u{1}", forever, r#"{"backend":"ptu","until_ms":"x"}"#] {
+        let _: () = redis::cmd("PUBLISH").arg("t3:cooldowns").arg(garbage).query_async(&mut con).await.unwrap();
+    }
+    eventually(&a, "garbage counted", |s| s.shared_state.as_ref().is_some_and(|s| s.rejected_messages >= 6)).await;
+    let s = state(&a).await;
+    assert!(connected(&s), "the session survived");
+    assert!(!ptu_cooling(&s));
+    assert_eq!(header(&post(&a.url(CHAT)).await, "x-oai-lb-backend"), "ptu");
+
+    // In range but longer than max_cooldown_secs: applied, capped at 60 s.
+    let in_an_hour =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 3_600_000;
+    let message = format!(r#"{{"backend":"ptu","deployment":"gpt-4o","until_ms":{in_an_hour}}}"#);
+    let _: () = redis::cmd("PUBLISH").arg("t3:cooldowns").arg(&message).query_async(&mut con).await.unwrap();
+    eventually(&a, "the capped cooldown applies", ptu_cooling).await;
+    let left = state(&a).await.backends[0].cooldowns[0].seconds_left;
+    assert!(left <= 60.0, "capped at max_cooldown_secs, got {left}");
+    let metrics = support::client().get(a.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oai_lb_shared_state_rejected_total 6\n"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_is_capped_and_written_to_redis_without_error() {
+    let redis = Redis::start();
+    let ptu = Backend::always(|| Reply::Status {
+        status: 429,
+        headers: vec![("retry-after-ms", "18446744073709551615".into()), ("retry-after", "86000".into())],
+        body: "{}".into(),
+    })
+    .await;
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let toml = format!(
+        "[balancer]\nmax_cooldown_secs = 30\n{}",
+        config(&redis.url(), "t4", &[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)])
+    );
+    let a = Balancer::start(&toml).await;
+    eventually(&a, "A connected", connected).await;
+    assert_eq!(header(&post(&a.url(CHAT)).await, "x-oai-lb-backend"), "paygo");
+    let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ttl = loop {
+        let ttl: i64 = redis::cmd("PTTL").arg("t4:cooldown:ptu:gpt-4o").query_async(&mut con).await.unwrap();
+        if ttl > 0 || Instant::now() > deadline {
+            break ttl;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(ttl > 0 && ttl <= 30_000, "written with an expiry within max_cooldown_secs: {ttl}");
+    assert!(connected(&state(&a).await));
+}

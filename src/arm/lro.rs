@@ -46,7 +46,10 @@ pub(super) async fn finish(
         }
         return match method {
             Method::DELETE => Ok(Value::Null),
-            Method::POST if !location.is_empty() => client.send(Method::GET, &location, None).await?.json(&location),
+            Method::POST if !location.is_empty() => {
+                on_arm(client, &location)?;
+                client.send(Method::GET, &location, None).await?.json(&location)
+            }
             Method::POST => Ok(Value::Null),
             _ => resource_state(client, url).await,
         };
@@ -101,13 +104,19 @@ async fn resource_state(client: &ArmClient, url: &str) -> Result<Value, ArmError
     reply.json(url)
 }
 
-async fn poll(client: &ArmClient, url: &str) -> Result<Reply, ArmError> {
-    if !client.same_origin(url) {
-        return Err(ArmError::Protocol {
-            url: url.to_string(),
-            message: format!("operation URL is not on the ARM endpoint {}", client.endpoint()),
-        });
+/// Every URL ARM hands us to follow (with our token) must be on the ARM endpoint.
+fn on_arm(client: &ArmClient, url: &str) -> Result<(), ArmError> {
+    if client.same_origin(url) {
+        return Ok(());
     }
+    Err(ArmError::Protocol {
+        url: url.to_string(),
+        message: format!("operation URL is not on the ARM endpoint {}", client.endpoint()),
+    })
+}
+
+async fn poll(client: &ArmClient, url: &str) -> Result<Reply, ArmError> {
+    on_arm(client, url)?;
     let reply = client.send(Method::GET, url, None).await?;
     if reply.success() { Ok(reply) } else { Err(reply.into_error()) }
 }
@@ -120,9 +129,16 @@ async fn sleep_poll(client: &ArmClient, retry_after: Option<Duration>, started: 
             message: format!("operation still running after {:?}; run the command again to resume", started.elapsed()),
         });
     }
-    let wait = retry_after.unwrap_or(settings.poll_interval).min(settings.retry.max_delay);
-    tokio::time::sleep(wait).await;
+    tokio::time::sleep(poll_wait(retry_after, settings.poll_interval, settings.retry.max_delay)).await;
     Ok(())
+}
+
+/// The wait before the next poll: ARM's `Retry-After`, else the poll interval; never more
+/// than `max`, and never less than a second (`Retry-After: 0` must not make a busy loop),
+/// unless the configured interval itself is shorter (tests).
+fn poll_wait(retry_after: Option<Duration>, interval: Duration, max: Duration) -> Duration {
+    const MIN_POLL: Duration = Duration::from_secs(1);
+    retry_after.unwrap_or(interval).max(MIN_POLL.min(interval)).min(max)
 }
 
 fn provisioning_state(body: &Value) -> Option<String> {
@@ -134,4 +150,20 @@ fn operation_failed(state: &str, body: &Value, request_id: &str) -> ArmError {
         .filter(|(code, _)| !code.is_empty())
         .unwrap_or_else(|| (state.to_string(), "the operation ended without details".to_string()));
     ArmError::Operation { state: state.to_string(), code, message, request_id: or_unknown(request_id) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_zero_polls_at_most_once_a_second() {
+        let (interval, max) = (Duration::from_secs(5), Duration::from_secs(60));
+        assert_eq!(poll_wait(Some(Duration::ZERO), interval, max), Duration::from_secs(1));
+        assert_eq!(poll_wait(Some(Duration::from_secs(3)), interval, max), Duration::from_secs(3));
+        assert_eq!(poll_wait(None, interval, max), interval);
+        assert_eq!(poll_wait(Some(Duration::from_secs(600)), interval, max), max);
+        let fast = Duration::from_millis(10);
+        assert_eq!(poll_wait(Some(Duration::ZERO), fast, max), fast, "test settings poll fast");
+    }
 }

@@ -120,13 +120,23 @@ impl std::fmt::Debug for ArmClient {
     }
 }
 
-/// An ARM answer: status, headers and the raw body.
-#[derive(Debug)]
+/// An ARM answer: status, headers and the raw body. Its `Debug` leaves the body out: the
+/// answer of `listSecrets` / `listValue` is a secret.
 pub(crate) struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub request_id: String,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {

@@ -19,13 +19,24 @@ pub enum Action {
     Unchanged,
 }
 
-/// One resource and what converge will do to it.
-#[derive(Debug, Clone)]
+/// One resource and what converge will do to it. Its `Debug` leaves out what ARM reported:
+/// for a secret named value it holds the current secret.
+#[derive(Clone)]
 pub struct Change {
     pub resource: Resource,
     pub action: Action,
     /// What ARM reported when the plan was made (`None` if it does not exist).
     pub current: Option<Value>,
+}
+
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change")
+            .field("resource", &self.resource)
+            .field("action", &self.action)
+            .field("current", &self.current.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The changes for the whole stack, in dependency order.

@@ -35,6 +35,8 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         config_path: Some(global.config.clone()),
         workers: args.workers.map(usize::from),
         credential: args.credential.into(),
+        secrets: crate::proxy::Secrets::from_env(),
+        ..ServeOptions::default()
     };
     super::runtime()?.block_on(async {
         let server = Server::bind(config, options).await.map_err(|e| match e {

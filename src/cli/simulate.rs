@@ -14,6 +14,10 @@ pub struct Args {
     /// A backend as NAME:PORT:RPM:TPM (port 0 = any free one); repeat for more.
     #[arg(long = "backend", value_name = "NAME:PORT:RPM:TPM", required = true, value_parser = parse_backend)]
     backends: Vec<BackendSpec>,
+    /// How limits are enforced: sliding (10-s window in 1-s steps, reset headers), bucket
+    /// (token bucket with a 1-s burst), fixed-1s or fixed-10s (Azure's fixed windows).
+    #[arg(long, default_value = "sliding", value_parser = crate::sim::Shape::parse)]
+    limiter: crate::sim::Shape,
     /// Environment variable holding the key clients must send (api-key or Bearer); unset = no auth.
     #[arg(long, value_name = "VAR")]
     api_key_env: Option<String>,
@@ -65,6 +69,7 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
                 port: b.port,
                 rpm: b.rpm,
                 tpm: b.tpm,
+                limiter: args.limiter,
                 api_key: api_key.clone(),
                 latency: args.latency,
                 error_rate: args.error_rate,

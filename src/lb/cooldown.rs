@@ -31,11 +31,19 @@ const MAX_COOLDOWN: Duration = Duration::from_secs(86_400);
 /// The cooldown a backend's answer asks for, or `None` when no header gives a usable value.
 /// `now` is the wall clock, needed only for `Retry-After` given as an HTTP-date.
 pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    [RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS]
-        .iter()
-        .find_map(|name| header_str(headers, name).and_then(parse_millis))
+    retry_after_ms(headers)
         .or_else(|| header_str(headers, &RETRY_AFTER).and_then(|v| parse_retry_after(v, now)))
         .or_else(|| reset_from_headers(headers))
+}
+
+/// `retry-after-ms` or `x-ms-retry-after-ms`, when usable.
+pub fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
+    [RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS].iter().find_map(|name| header_str(headers, name).and_then(parse_millis))
+}
+
+/// A header holding a whole number, such as `x-ratelimit-remaining-requests`.
+pub fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    header_str(headers, name).and_then(|v| v.trim().parse().ok())
 }
 
 /// The first usable `x-ratelimit-reset-*` value.
@@ -52,7 +60,7 @@ pub fn nearly_out(
     tokens_needed: impl FnOnce() -> u64,
     fallback: Duration,
 ) -> Option<Duration> {
-    let remaining = |name: &HeaderName| header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    let remaining = |name: &HeaderName| header_u64(headers, name);
     let out_of_requests = remaining(&REMAINING_REQUESTS).is_some_and(|r| r <= requests_floor);
     let out_of_tokens = || remaining(&REMAINING_TOKENS).is_some_and(|r| r < tokens_needed());
     (out_of_requests || out_of_tokens()).then(|| reset_from_headers(headers).unwrap_or(fallback))

@@ -8,8 +8,10 @@
 
 pub mod cooldown;
 pub mod deployment;
+pub mod refill;
 pub mod table;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -62,19 +64,47 @@ pub enum Choice {
     NoBackend,
 }
 
+/// The longest cooldown when the config does not say (`[balancer] max_cooldown_secs`).
+pub const DEFAULT_MAX_COOLDOWN: Duration = Duration::from_secs(300);
+
 /// Backends with their cooldowns. Shared by every request; cheap to read concurrently.
 #[derive(Debug)]
 pub struct Balancer {
     backends: Vec<Backend>,
-    cooldowns: Vec<Cooldowns>,
+    /// Shared with the next config version for backends that stay unchanged, so a cooldown
+    /// started while a reload is under way is never lost.
+    cooldowns: Vec<Arc<Cooldowns>>,
+    /// No cooldown, whatever its source, lasts longer.
+    max_cooldown: Duration,
 }
 
 impl Balancer {
     /// `backends` must number at most [`crate::config::MAX_BACKENDS`] (validated by config).
     pub fn new(backends: Vec<Backend>) -> Self {
         assert!(backends.len() <= 64, "at most 64 backends (checked by config validation)");
-        let cooldowns = backends.iter().map(|_| Cooldowns::default()).collect();
-        Balancer { backends, cooldowns }
+        let cooldowns = backends.iter().map(|_| Arc::default()).collect();
+        Balancer { backends, cooldowns, max_cooldown: DEFAULT_MAX_COOLDOWN }
+    }
+
+    /// Caps every cooldown at `max` (at least a millisecond).
+    pub fn with_max_cooldown(mut self, max: Duration) -> Self {
+        self.max_cooldown = max.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Uses `cooldowns` (a previous version's table for the same backend) for backend
+    /// `index`: both versions then read and write one table.
+    pub fn share_cooldowns(&mut self, index: usize, cooldowns: Arc<Cooldowns>) {
+        self.cooldowns[index] = cooldowns;
+    }
+
+    /// The cooldown table of backend `index`, to share with a later version.
+    pub fn cooldowns_arc(&self, index: usize) -> Arc<Cooldowns> {
+        Arc::clone(&self.cooldowns[index])
+    }
+
+    pub fn max_cooldown(&self) -> Duration {
+        self.max_cooldown
     }
 
     pub fn backends(&self) -> &[Backend] {
@@ -87,9 +117,14 @@ impl Balancer {
 
     /// Picks a backend for one request (rules 1–3 of the design): the healthy, untried
     /// backends of the best priority present among them, weighted at random.
+    ///
+    /// One pass: each backend's cooldown is read once, and the weighted pick is made as the
+    /// candidates go by (weighted reservoir sampling), so a cooldown started or cleared by
+    /// another thread meanwhile cannot make the choice inconsistent.
     pub fn choose(&self, deployment: &str, now: Instant, tried: Tried, rng: &mut impl Rng) -> Choice {
         let mut best_priority = u32::MAX;
         let mut total_weight = 0u64;
+        let mut chosen: Option<usize> = None;
         let mut soonest: Option<Instant> = None;
         let mut any_serves = false;
         for (i, b) in self.backends.iter().enumerate() {
@@ -101,49 +136,42 @@ impl Balancer {
                 soonest = Some(soonest.map_or(until, |s| s.min(until)));
                 continue;
             }
-            if tried.contains(i) {
+            if tried.contains(i) || b.priority > best_priority {
                 continue;
             }
-            match b.priority.cmp(&best_priority) {
-                std::cmp::Ordering::Less => {
-                    best_priority = b.priority;
-                    total_weight = u64::from(b.weight);
-                }
-                std::cmp::Ordering::Equal => total_weight += u64::from(b.weight),
-                std::cmp::Ordering::Greater => {}
+            let weight = u64::from(b.weight.max(1));
+            if b.priority < best_priority {
+                best_priority = b.priority;
+                total_weight = 0;
+            }
+            total_weight += weight;
+            // Keeps the candidate seen so far with probability weight / total: each one ends
+            // up chosen in proportion to its weight.
+            if rng.random_range(0..total_weight) < weight {
+                chosen = Some(i);
             }
         }
-        if !any_serves {
-            return Choice::NoBackend;
-        }
-        if total_weight == 0 {
+        match chosen {
+            Some(i) => Choice::Backend(i),
+            None if !any_serves => Choice::NoBackend,
             // A backend tried in this request and not cooling (it cannot happen through the
             // proxy, which cools every failure) recovers at once.
-            let retry_after = soonest.map_or(Duration::ZERO, |s| s - now);
-            return Choice::AllCooling { retry_after };
-        }
-        let mut pick = rng.random_range(0..total_weight);
-        for (i, b) in self.backends.iter().enumerate() {
-            if b.priority != best_priority
-                || tried.contains(i)
-                || !b.serves(deployment)
-                || self.cooldowns[i].cooling_until(deployment, now).is_some()
-            {
-                continue;
+            None => {
+                Choice::AllCooling { retry_after: soonest.map_or(Duration::ZERO, |s| s.saturating_duration_since(now)) }
             }
-            let w = u64::from(b.weight);
-            if pick < w {
-                return Choice::Backend(i);
-            }
-            pick -= w;
         }
-        unreachable!("pick < total weight of the same candidates")
     }
 
-    /// Rule 4/5: a backend failed; it rests until `now + cooldown` for this deployment.
-    /// Returns when the cooldown now in force ends.
+    /// Ends a cooldown early.
+    pub fn clear_cooldown(&self, index: usize, deployment: &str) {
+        self.cooldowns[index].clear(deployment);
+    }
+
+    /// Rule 4/5: a backend failed; it rests until `now + cooldown` for this deployment,
+    /// `cooldown` capped at the maximum whatever its source. Returns when the cooldown now in
+    /// force ends.
     pub fn start_cooldown(&self, index: usize, deployment: &str, cooldown: Duration, now: Instant) -> Instant {
-        self.cooldowns[index].start(deployment, now + cooldown, now)
+        self.cooldowns[index].start(deployment, now + cooldown.min(self.max_cooldown), now)
     }
 
     /// The `primary` all-throttled mode: the first backend (in config order) of the best
@@ -263,6 +291,65 @@ mod tests {
         assert_eq!(counts[2], 0);
         let share_b = f64::from(counts[1]) / 40_000.0;
         assert!((share_b - 0.75).abs() < 0.02, "weight 3 of 4 got {share_b}");
+    }
+
+    #[test]
+    fn cooldowns_are_capped_whatever_they_ask() {
+        let lb = Balancer::new(vec![backend("a", 1, 1)]).with_max_cooldown(Duration::from_secs(300));
+        let now = Instant::now();
+        let end = lb.start_cooldown(0, "d", Duration::MAX, now);
+        assert_eq!(end, now + Duration::from_secs(300));
+        assert_eq!(lb.start_cooldown(0, "e", Duration::from_secs(5), now), now + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn choosing_while_other_threads_start_and_clear_cooldowns_never_panics() {
+        let lb = Arc::new(Balancer::new((0..8).map(|i| backend(&format!("b{i}"), 1 + i % 3, 1 + i)).collect()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut writers = Vec::new();
+        for t in 0..3u64 {
+            let (lb, stop) = (Arc::clone(&lb), Arc::clone(&stop));
+            writers.push(std::thread::spawn(move || {
+                let mut r = SmallRng::seed_from_u64(t);
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let i = r.random_range(0..8);
+                    if r.random_bool(0.5) {
+                        lb.start_cooldown(i, "d", Duration::from_micros(r.random_range(1..500)), Instant::now());
+                    } else {
+                        lb.clear_cooldown(i, "d");
+                    }
+                    n += 1;
+                }
+                n
+            }));
+        }
+        let readers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let lb = Arc::clone(&lb);
+                std::thread::spawn(move || {
+                    let mut r = SmallRng::seed_from_u64(100 + t);
+                    let mut picked = 0u32;
+                    for _ in 0..100_000 {
+                        let mut tried = Tried::default();
+                        tried.insert(r.random_range(0..8));
+                        match lb.choose("d", Instant::now(), tried, &mut r) {
+                            Choice::Backend(i) => {
+                                assert!(!tried.contains(i));
+                                picked += 1;
+                            }
+                            Choice::AllCooling { .. } => {}
+                            Choice::NoBackend => panic!("every backend serves d"),
+                        }
+                    }
+                    picked
+                })
+            })
+            .collect();
+        let picked: u32 = readers.into_iter().map(|r| r.join().expect("no chooser panics")).sum();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes: u64 = writers.into_iter().map(|w| w.join().expect("no writer panics")).sum();
+        assert!(picked > 0 && writes > 0, "picked {picked}, writes {writes}");
     }
 
     fn arb_backends() -> impl Strategy<Value = Vec<(u32, u32, u64)>> {

@@ -63,13 +63,6 @@ impl Cooldowns {
         out.sort();
         out
     }
-
-    /// Copies every running cooldown into `other` (config reload keeps state).
-    pub fn copy_into(&self, other: &Cooldowns, now: Instant) {
-        for (deployment, left) in self.active(now) {
-            other.start(&deployment, now + left, now);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,13 +11,15 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use tokio::sync::SemaphorePermit;
 
+use super::active::ActiveConfig;
+use super::auth::Access;
 use super::body::ProxyBody;
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
-use super::runtime::Runtime;
 use super::{Shared, UpstreamClient, Worker};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
@@ -25,160 +27,401 @@ use crate::lb::{self, Choice, Tried, cooldown, deployment};
 pub const X_OAI_LB_BACKEND: HeaderName = HeaderName::from_static("x-oai-lb-backend");
 pub const X_OAI_LB_ATTEMPTS: HeaderName = HeaderName::from_static("x-oai-lb-attempts");
 
-/// Statuses after which the next backend is tried (rule 4 of the design).
-fn fails_over(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 401 | 408 | 429 | 500..=599)
+/// Statuses after which the next backend is tried (rule 4 of the design). A 401/403 is
+/// the backend's fault only when the credential is ours; with pass-through auth it is the
+/// client's own answer.
+fn fails_over(status: StatusCode, our_credential: bool) -> bool {
+    match status.as_u16() {
+        408 | 429 | 500..=599 => true,
+        401 | 403 => our_credential,
+        _ => false,
+    }
 }
 
 /// Entry point for every request the server accepts.
 pub async fn handle(worker: Arc<Worker>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let shared = &*worker.shared;
-    let rt = shared.runtime.load_full();
+    let active = shared.active.load_full();
+    let client_key = match gate(shared, &active, &request) {
+        Gate::Answer(response) => return Ok(response),
+        Gate::Forward { client_key } => client_key,
+    };
+    shared.totals.requests.fetch_add(1, Relaxed);
+    Ok(forward(shared, &worker.client, &active, request, client_key).await)
+}
+
+/// What [`gate`] decides.
+enum Gate {
+    /// The balancer answers itself.
+    Answer(Response<ProxyBody>),
+    /// Forward; `client_key` names the header that carried the client's key, if any.
+    Forward { client_key: Option<HeaderName> },
+}
+
+/// What the balancer answers itself (health, refusals, its state and metrics), and the
+/// checks every proxied request passes: Host, client key.
+fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> Gate {
     if request.method() == Method::GET && request.uri().path() == "/healthz" {
-        return Ok(reply::ok("text/plain; charset=utf-8", "ok\n"));
+        return Gate::Answer(reply::ok("text/plain; charset=utf-8", "ok\n"));
     }
-    if !rt.client_keys.allows(request.headers()) {
-        shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
-        return Ok(reply::unauthorized());
-    }
+    let client_key = match active.client_keys.check(request.headers()) {
+        Access::Denied => {
+            shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
+            return Gate::Answer(reply::unauthorized());
+        }
+        Access::Open if !shared.allow_any_host && !loopback_host(request) => {
+            shared.totals.rejected_host.fetch_add(1, Relaxed);
+            return Gate::Answer(reply::foreign_host());
+        }
+        Access::Open => None,
+        Access::Granted(carrier) => Some(carrier),
+    };
     if request.method() == Method::GET {
         match request.uri().path() {
-            "/lb/backends" => return Ok(state_json(shared, &rt)),
-            "/metrics" => return Ok(metrics_text(shared, &rt)),
+            "/lb/backends" => return Gate::Answer(state_json(shared, active)),
+            "/metrics" => return Gate::Answer(metrics_text(shared, active)),
             _ => {}
         }
     }
-    shared.totals.requests.fetch_add(1, Relaxed);
-    Ok(forward(shared, &worker.client, &rt, request).await)
+    Gate::Forward { client_key }
 }
 
+/// True when the request is addressed to a loopback host (`Host`, or the HTTP/2
+/// authority), or names none.
+fn loopback_host<B>(request: &Request<B>) -> bool {
+    let host = match request.uri().authority() {
+        Some(authority) => authority.host().to_string(),
+        None => match request.headers().get(header::HOST).map(|h| h.to_str()) {
+            None => return true,
+            Some(Err(_)) => return false,
+            Some(Ok(value)) => match value.parse::<http::uri::Authority>() {
+                Ok(authority) => authority.host().to_string(),
+                Err(_) => return false,
+            },
+        },
+    };
+    crate::config::is_loopback_host(&host) || host.to_ascii_lowercase().ends_with(".localhost")
+}
+
+/// A client request whose body has been read, ready to be sent to any backend.
+struct Buffered {
+    parts: http::request::Parts,
+    body: Bytes,
+    deployment: String,
+    started: Instant,
+}
+
+/// Reads the body, then routes the request within the request deadline.
 async fn forward(
     shared: &Shared,
     client: &UpstreamClient,
-    rt: &Runtime,
+    active: &ActiveConfig,
     request: Request<Incoming>,
+    client_key: Option<HeaderName>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
-    let limit = rt.settings.max_body_bytes;
-    let declared_len = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // The permit returns the body's bytes to the shared budget when the request is done.
+    let (body, _budget) = match read_body(shared, active, &parts.headers, body).await {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
+    };
+    prepare_headers(&mut parts.headers, client_key);
+    let deployment = deployment::of_request(parts.uri.path(), &body).into_owned();
+    let request = Buffered { parts, body, deployment, started };
+    let deadline = active.settings.request_timeout;
+    match tokio::time::timeout(deadline, route(shared, client, active, &request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
+            tracing::warn!(
+                path = request.parts.uri.path(),
+                deployment = &*request.deployment,
+                "request deadline passed"
+            );
+            reply::deadline(deadline.as_secs_f64())
+        }
+    }
+}
+
+/// Buffers the client's body once (it may be replayed to several backends), up to
+/// `max_body_bytes`, within `client_body_timeout_secs`, and within the budget of bytes
+/// all requests may hold together; the refusal to send when it cannot.
+async fn read_body<'s>(
+    shared: &'s Shared,
+    active: &ActiveConfig,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<(Bytes, Option<SemaphorePermit<'s>>), Response<ProxyBody>> {
+    let limit = active.settings.max_body_bytes;
+    let declared_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|len| len > limit as u64) {
         shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-        return reply::body_too_large(limit);
+        return Err(reply::body_too_large(limit));
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    match tokio::time::timeout(active.settings.body_timeout, collect_body(shared, body, limit)).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(BodyError::TooLarge)) => {
             shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-            return reply::body_too_large(limit);
+            Err(reply::body_too_large(limit))
         }
-        Err(e) => {
+        Ok(Err(BodyError::OverBudget)) => {
+            shared.totals.rejected_busy.fetch_add(1, Relaxed);
+            Err(reply::busy())
+        }
+        Ok(Err(BodyError::Read(e))) => {
             tracing::debug!(error = %e, "client body could not be read");
-            return reply::error(
+            Err(reply::error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "400",
                 "The request body could not be read.",
-            );
+            ))
+        }
+        Err(_) => {
+            shared.totals.rejected_slow_body.fetch_add(1, Relaxed);
+            Err(reply::body_timeout())
+        }
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    OverBudget,
+    Read(hyper::Error),
+}
+
+/// Collects the body frame by frame, taking a permit per byte from the shared budget.
+async fn collect_body(
+    shared: &Shared,
+    mut body: Incoming,
+    limit: usize,
+) -> Result<(Bytes, Option<SemaphorePermit<'_>>), BodyError> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    let mut held: Option<SemaphorePermit<'_>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else { continue };
+        if data.is_empty() {
+            continue;
+        }
+        len += data.len();
+        if len > limit {
+            return Err(BodyError::TooLarge);
+        }
+        let permit = shared.body_budget.try_acquire_many(data.len() as u32).map_err(|_| BodyError::OverBudget)?;
+        match held.as_mut() {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
+        }
+        chunks.push(data);
+    }
+    let bytes = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut all = bytes::BytesMut::with_capacity(len);
+            chunks.iter().for_each(|c| all.extend_from_slice(c));
+            all.freeze()
         }
     };
-    remove_hop_by_hop(&mut parts.headers);
-    parts.headers.remove(header::HOST);
-    let deployment = deployment::of_request(parts.uri.path(), &body);
+    Ok((bytes, held))
+}
 
+/// What is removed from the client's headers before any backend sees them: hop-by-hop
+/// headers, `Host`, and the header that carried the client's key for this balancer.
+fn prepare_headers(headers: &mut HeaderMap, client_key: Option<HeaderName>) {
+    remove_hop_by_hop(headers);
+    headers.remove(header::HOST);
+    if let Some(carrier) = client_key {
+        headers.remove(carrier);
+    }
+}
+
+/// The failover loop: choose, attempt, judge; until an answer is committed or no backend
+/// remains.
+async fn route(
+    shared: &Shared,
+    client: &UpstreamClient,
+    active: &ActiveConfig,
+    request: &Buffered,
+) -> Response<ProxyBody> {
     let mut tried = Tried::default();
     // The last backend answer that failed over; returned as-is when no backend remains and
     // it is more telling than a 429 (a 401 from a wrong key, a 500).
     let mut last_failure: Option<Response<ProxyBody>> = None;
     loop {
-        let now = Instant::now();
-        // `last_resort`: the `primary` all-throttled mode sends to the first backend and
-        // returns its answer, whatever it is.
-        let (index, last_resort) = match rt.balancer.choose(&deployment, now, tried, &mut rand::rng()) {
-            Choice::Backend(index) => (index, false),
-            Choice::NoBackend => return reply::no_backend(&deployment),
-            Choice::AllCooling { retry_after } => {
-                let primary = match rt.settings.all_throttled {
-                    AllThrottled::Primary => rt.balancer.primary(&deployment).filter(|&p| !tried.contains(p)),
-                    AllThrottled::Reject => None,
-                };
-                match (primary, last_failure) {
-                    (Some(index), _) => (index, true),
-                    (None, Some(failure)) => return failure,
-                    (None, None) => {
-                        shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
-                        let secs = lb::retry_after_secs(retry_after);
-                        tracing::info!(
-                            target: "oai_lb::access",
-                            path = parts.uri.path(), deployment = &*deployment, status = 429, attempts = tried.count(),
-                            latency_ms = millis(started.elapsed()), "all backends cooling down"
-                        );
-                        let mut response = reply::all_throttled(secs, &deployment);
-                        response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
-                        return response;
-                    }
-                }
-            }
+        let next = match next_backend(shared, active, request, tried, last_failure.take()) {
+            Step::Try(next) => next,
+            Step::Answer(answer) => return answer,
         };
         if tried.count() > 0 {
             shared.totals.failovers.fetch_add(1, Relaxed);
         }
-        tried.insert(index);
-        let upstream = &rt.upstreams[index];
-        let stats = &rt.stats[index];
-
+        tried.insert(next.index);
         let attempt_started = Instant::now();
-        let outcome = attempt(client, rt, index, &parts, &body).await;
+        let outcome = attempt(client, active, next.index, request).await;
         let latency = attempt_started.elapsed();
-        let cooldown = match outcome {
-            Ok(response) if last_resort || !fails_over(response.status()) => {
-                if fails_over(response.status()) {
-                    let rest = cooldown::from_headers(response.headers(), SystemTime::now());
-                    start_cooldown(shared, rt, index, &deployment, rest.unwrap_or(rt.settings.default_cooldown));
-                }
-                let status = response.status();
-                stats.record(Outcome::of_status(status.as_u16()), latency);
-                if let Some(proactive) = rt.settings.proactive.filter(|_| status.is_success())
-                    && let Some(rest) = cooldown::nearly_out(
-                        response.headers(),
-                        proactive.remaining_requests_floor,
-                        || estimated_tokens(&body),
-                        proactive.fallback_cooldown,
-                    )
-                {
-                    start_cooldown(shared, rt, index, &deployment, rest);
-                }
-                tracing::info!(
-                    target: "oai_lb::access",
-                    path = parts.uri.path(), deployment = &*deployment, backend = rt.balancer.backends()[index].name,
-                    status = status.as_u16(), attempts = tried.count(),
-                    latency_ms = millis(started.elapsed()), "proxied"
-                );
-                return committed(response, upstream.name_header.clone(), tried.count());
+        match judge(active, next, request, outcome, latency) {
+            Verdict::Commit(response) => return commit(shared, active, next.index, request, response, tried.count()),
+            Verdict::FailOver { cooldown, answer } => {
+                last_failure =
+                    answer.map(|r| labelled(r, active.upstreams[next.index].name_header.clone(), tried.count()));
+                start_cooldown(shared, active, next.index, &request.deployment, cooldown);
             }
-            Ok(response) => {
-                let status = response.status();
-                stats.record(Outcome::of_status(status.as_u16()), latency);
-                let rest = cooldown::from_headers(response.headers(), SystemTime::now());
-                tracing::debug!(backend = rt.balancer.backends()[index].name, status = status.as_u16(), "failing over");
-                last_failure = (status != StatusCode::TOO_MANY_REQUESTS)
-                    .then(|| committed(response, upstream.name_header.clone(), tried.count()));
-                rest.unwrap_or(rt.settings.default_cooldown)
-            }
-            Err(problem) => {
-                stats.record(Outcome::Error, latency);
-                tracing::warn!(backend = rt.balancer.backends()[index].name, error = %problem, "backend unreachable; failing over");
-                last_failure = None;
-                rt.settings.default_cooldown
-            }
-        };
-        start_cooldown(shared, rt, index, &deployment, cooldown);
+        }
     }
+}
+
+/// The backend to try next.
+#[derive(Debug, Clone, Copy)]
+struct Next {
+    index: usize,
+    /// The `primary` all-throttled mode sends to the first backend and returns its answer,
+    /// whatever it is.
+    last_resort: bool,
+}
+
+/// What to do after choosing.
+enum Step {
+    Try(Next),
+    /// No backend remains: answer the client with this.
+    Answer(Response<ProxyBody>),
+}
+
+/// Asks the balancer for the next backend; when none remains, the answer for the client.
+fn next_backend(
+    shared: &Shared,
+    active: &ActiveConfig,
+    request: &Buffered,
+    tried: Tried,
+    last_failure: Option<Response<ProxyBody>>,
+) -> Step {
+    let deployment = &*request.deployment;
+    let retry_after = match active.balancer.choose(deployment, Instant::now(), tried, &mut rand::rng()) {
+        Choice::Backend(index) => return Step::Try(Next { index, last_resort: false }),
+        Choice::NoBackend => return Step::Answer(reply::no_backend(deployment)),
+        Choice::AllCooling { retry_after } => retry_after,
+    };
+    if active.settings.all_throttled == AllThrottled::Primary
+        && let Some(index) = active.balancer.primary(deployment).filter(|&p| !tried.contains(p))
+    {
+        return Step::Try(Next { index, last_resort: true });
+    }
+    if let Some(failure) = last_failure {
+        return Step::Answer(failure);
+    }
+    shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
+    let secs = lb::retry_after_secs(retry_after);
+    tracing::info!(
+        target: "oai_lb::access",
+        path = request.parts.uri.path(), deployment, status = 429, attempts = tried.count(),
+        latency_ms = millis(request.started.elapsed()), "all backends cooling down"
+    );
+    let mut response = reply::all_throttled(secs, deployment);
+    response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
+    Step::Answer(response)
+}
+
+/// What one attempt means for the request.
+enum Verdict {
+    /// Return this answer to the client.
+    Commit(Response<Incoming>),
+    /// Cool the backend for `cooldown` and try the next; `answer` is the backend's own
+    /// answer, worth returning if no backend remains.
+    FailOver { cooldown: Duration, answer: Option<Response<Incoming>> },
+}
+
+/// Judges one attempt's outcome (rules 4, 5 and 7 of the design) and records it.
+fn judge(
+    active: &ActiveConfig,
+    next: Next,
+    request: &Buffered,
+    outcome: Result<Response<Incoming>, AttemptError>,
+    latency: Duration,
+) -> Verdict {
+    let index = next.index;
+    let stats = &active.stats[index];
+    let name = &active.balancer.backends()[index].name;
+    let default = active.settings.default_cooldown;
+    let ours = active.upstreams[index].auth.is_ours();
+    match outcome {
+        Ok(response) if next.last_resort || !fails_over(response.status(), ours) => {
+            stats.record(Outcome::of_status(response.status().as_u16()), latency);
+            Verdict::Commit(response)
+        }
+        Ok(response) => {
+            let status = response.status();
+            stats.record(Outcome::of_status(status.as_u16()), latency);
+            let cooldown = cooldown::from_headers(response.headers(), SystemTime::now()).unwrap_or(default);
+            let deployment = &*request.deployment;
+            if let Some(proactive) = active.settings.proactive.filter(|_| status == StatusCode::TOO_MANY_REQUESTS) {
+                // A 429's retry-after-ms names an instant the quota comes back: a lesson.
+                proactive.after_throttled(&active.refills[index], deployment, response.headers(), Instant::now());
+            }
+            if matches!(status.as_u16(), 401 | 403)
+                && active.balancer.cooldowns(index).cooling_until(deployment, Instant::now()).is_none()
+            {
+                // Once per cooldown: while it runs no request reaches this backend.
+                tracing::warn!(
+                    backend = name,
+                    status = status.as_u16(),
+                    deployment,
+                    "the backend refused the balancer's credential (check its api_key_env or the identity's role); failing over"
+                );
+            }
+            tracing::debug!(backend = name, status = status.as_u16(), "failing over");
+            let answer = (status != StatusCode::TOO_MANY_REQUESTS).then_some(response);
+            Verdict::FailOver { cooldown, answer }
+        }
+        Err(problem) => {
+            stats.record(Outcome::Error, latency);
+            tracing::warn!(backend = name, error = %problem, "backend unreachable; failing over");
+            Verdict::FailOver { cooldown: default, answer: None }
+        }
+    }
+}
+
+/// Commits an answer: a last-resort failure still cools its backend, a success that says
+/// the quota is nearly out starts a proactive cooldown; then the access log line and the
+/// labelled response.
+fn commit(
+    shared: &Shared,
+    active: &ActiveConfig,
+    index: usize,
+    request: &Buffered,
+    response: Response<Incoming>,
+    attempts: u32,
+) -> Response<ProxyBody> {
+    let status = response.status();
+    let deployment = &*request.deployment;
+    if fails_over(status, active.upstreams[index].auth.is_ours()) {
+        let rest = cooldown::from_headers(response.headers(), SystemTime::now());
+        start_cooldown(shared, active, index, deployment, rest.unwrap_or(active.settings.default_cooldown));
+    }
+    if let Some(proactive) = active.settings.proactive.filter(|_| status.is_success())
+        && let Some(rest) = proactive.after_success(
+            &active.refills[index],
+            deployment,
+            response.headers(),
+            Instant::now(),
+            || estimated_tokens(&request.body),
+        )
+    {
+        start_cooldown(shared, active, index, deployment, rest);
+    }
+    tracing::info!(
+        target: "oai_lb::access",
+        path = request.parts.uri.path(), deployment, backend = active.balancer.backends()[index].name,
+        status = status.as_u16(), attempts,
+        latency_ms = millis(request.started.elapsed()), "proxied"
+    );
+    labelled(response, active.upstreams[index].name_header.clone(), attempts)
 }
 
 /// Starts a cooldown locally (what selection reads) and, with shared state, announces it to
 /// the other replicas in the background.
-fn start_cooldown(shared: &Shared, rt: &Runtime, index: usize, deployment: &str, cooldown: Duration) {
+fn start_cooldown(shared: &Shared, rt: &ActiveConfig, index: usize, deployment: &str, cooldown: Duration) {
     let now = Instant::now();
     let end = rt.balancer.start_cooldown(index, deployment, cooldown, now);
     rt.stats[index].cooldown_started();
@@ -201,19 +444,19 @@ enum AttemptError {
 /// Sends the buffered request to one backend and waits for its response head.
 async fn attempt(
     client: &UpstreamClient,
-    rt: &Runtime,
+    active: &ActiveConfig,
     index: usize,
-    parts: &http::request::Parts,
-    body: &Bytes,
+    request: &Buffered,
 ) -> Result<Response<Incoming>, AttemptError> {
-    let upstream = &rt.upstreams[index];
+    let Buffered { parts, body, .. } = request;
+    let upstream = &active.upstreams[index];
     let uri = upstream.uri(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = parts.headers.clone();
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
-    let timeout = rt.settings.response_timeout;
+    let timeout = active.settings.response_timeout;
     match tokio::time::timeout(timeout, client.request(request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&e))),
@@ -223,7 +466,7 @@ async fn attempt(
 
 /// The response the client gets: the backend's head and streaming body, cleaned of
 /// hop-by-hop headers and labelled with the backend and the number of attempts.
-fn committed(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
+fn labelled(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     parts.headers.insert(X_OAI_LB_BACKEND, backend);
@@ -254,10 +497,16 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         header::TRAILER,
         header::TRANSFER_ENCODING,
     ];
-    if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_owned) {
-        for name in named.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            headers.remove(name);
-        }
+    // Every `Connection` header, not only the first, may name more.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -293,7 +542,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn state_view(shared: &Shared, rt: &Runtime) -> StateView {
+fn state_view(shared: &Shared, rt: &ActiveConfig) -> StateView {
     let now = Instant::now();
     let backends = rt
         .balancer
@@ -303,7 +552,7 @@ fn state_view(shared: &Shared, rt: &Runtime) -> StateView {
         .map(|(i, b)| {
             BackendView::new(
                 &b.name,
-                &rt.upstreams[i].url,
+                &crate::config::redact_url(&rt.upstreams[i].url),
                 b.priority,
                 b.weight,
                 &rt.stats[i],
@@ -314,12 +563,12 @@ fn state_view(shared: &Shared, rt: &Runtime) -> StateView {
     StateView { backends, shared_state: shared.shared_state_view() }
 }
 
-fn state_json(shared: &Shared, rt: &Runtime) -> Response<ProxyBody> {
+fn state_json(shared: &Shared, rt: &ActiveConfig) -> Response<ProxyBody> {
     let body = serde_json::to_vec(&state_view(shared, rt)).unwrap_or_default();
     reply::ok("application/json", body)
 }
 
-fn metrics_text(shared: &Shared, rt: &Runtime) -> Response<ProxyBody> {
+fn metrics_text(shared: &Shared, rt: &ActiveConfig) -> Response<ProxyBody> {
     let now = Instant::now();
     let backends: Vec<_> = rt
         .balancer
@@ -328,7 +577,7 @@ fn metrics_text(shared: &Shared, rt: &Runtime) -> Response<ProxyBody> {
         .enumerate()
         .map(|(i, b)| (b.name.as_str(), &*rt.stats[i], rt.balancer.cooldowns(i).active(now).len()))
         .collect();
-    let text = super::metrics::prometheus(&shared.totals, &backends, shared.shared_state_healthy(), now);
+    let text = super::metrics::prometheus(&shared.totals, &backends, shared.shared_state_health(), now);
     reply::ok("text/plain; version=0.0.4; charset=utf-8", text)
 }
 
@@ -338,12 +587,40 @@ mod tests {
 
     #[test]
     fn failover_statuses_are_the_design_s() {
-        for s in [401, 408, 429, 500, 502, 503, 504] {
-            assert!(fails_over(StatusCode::from_u16(s).unwrap()), "{s}");
+        for s in [401, 403, 408, 429, 500, 502, 503, 504] {
+            assert!(fails_over(StatusCode::from_u16(s).unwrap(), true), "{s}");
         }
-        for s in [200, 201, 204, 400, 403, 404, 413, 422] {
-            assert!(!fails_over(StatusCode::from_u16(s).unwrap()), "{s}");
+        for s in [200, 201, 204, 400, 404, 413, 422] {
+            assert!(!fails_over(StatusCode::from_u16(s).unwrap(), true), "{s}");
         }
+        for s in [401, 403] {
+            assert!(!fails_over(StatusCode::from_u16(s).unwrap(), false), "pass-through {s} is the client's");
+        }
+    }
+
+    #[test]
+    fn every_connection_header_s_names_go() {
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("x-a"));
+        h.append(header::CONNECTION, HeaderValue::from_static("x-b, x-c"));
+        for name in ["x-a", "x-b", "x-c", "x-d"] {
+            h.insert(name, HeaderValue::from_static("1"));
+        }
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-d"));
+    }
+
+    #[test]
+    fn only_loopback_hosts_pass_the_host_check() {
+        let with_host = |host: &str| Request::builder().uri("/x").header("host", host).body(()).unwrap();
+        for ok in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080", "app.localhost"] {
+            assert!(loopback_host(&with_host(ok)), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "10.0.0.1"] {
+            assert!(!loopback_host(&with_host(bad)), "{bad}");
+        }
+        assert!(!loopback_host(&Request::builder().uri("http://evil.example/x").body(()).unwrap()));
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct Totals {
     pub rejected_all_throttled: AtomicU64,
     pub rejected_unauthorized: AtomicU64,
     pub rejected_too_large: AtomicU64,
+    pub rejected_host: AtomicU64,
+    pub rejected_busy: AtomicU64,
+    pub rejected_slow_body: AtomicU64,
+    pub deadline_exceeded: AtomicU64,
 }
 
 /// What `/lb/backends` shows of one backend.
@@ -135,6 +139,9 @@ pub struct StateView {
 pub struct SharedStateView {
     pub url: String,
     pub healthy: bool,
+    /// Messages and stored keys ignored as garbage or out of range.
+    #[serde(default)]
+    pub rejected_messages: u64,
 }
 
 impl BackendView {
@@ -173,7 +180,7 @@ impl BackendView {
 pub fn prometheus(
     totals: &Totals,
     backends: &[(&str, &BackendStats, usize)],
-    shared_state_healthy: Option<bool>,
+    shared_state: Option<(bool, u64)>,
     _now: Instant,
 ) -> String {
     let mut out = String::with_capacity(4096);
@@ -199,6 +206,30 @@ pub fn prometheus(
         "oai_lb_body_too_large_total",
         "Requests refused for a body over max_body_bytes.",
         totals.rejected_too_large.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_foreign_host_total",
+        "Requests refused for a non-loopback Host on a balancer without client keys.",
+        totals.rejected_host.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_buffer_full_total",
+        "Requests answered 503 because max_buffered_bytes was spent.",
+        totals.rejected_busy.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_slow_body_total",
+        "Requests answered 408 for a body slower than client_body_timeout_secs.",
+        totals.rejected_slow_body.load(Relaxed),
+    );
+    total(
+        &mut out,
+        "oai_lb_deadline_exceeded_total",
+        "Requests answered 504 after request_timeout_secs across attempts.",
+        totals.deadline_exceeded.load(Relaxed),
     );
 
     out.push_str("# HELP oai_lb_backend_requests_total Attempts sent to each backend, by outcome.\n");
@@ -244,10 +275,16 @@ pub fn prometheus(
         let _ = writeln!(out, "oai_lb_upstream_latency_seconds_sum{{backend=\"{name}\"}} {sum}");
         let _ = writeln!(out, "oai_lb_upstream_latency_seconds_count{{backend=\"{name}\"}} {count}");
     }
-    if let Some(healthy) = shared_state_healthy {
+    if let Some((healthy, rejected)) = shared_state {
         out.push_str("# HELP oai_lb_shared_state_up Whether the shared cooldown store (Redis) is reachable.\n");
         out.push_str("# TYPE oai_lb_shared_state_up gauge\n");
         let _ = writeln!(out, "oai_lb_shared_state_up {}", u8::from(healthy));
+        total(
+            &mut out,
+            "oai_lb_shared_state_rejected_total",
+            "Shared-state messages and keys ignored as garbage or out of range.",
+            rejected,
+        );
     }
     out
 }
@@ -264,7 +301,7 @@ mod tests {
         stats.record(Outcome::Status2xx, Duration::from_millis(2));
         stats.record(Outcome::Status429, Duration::from_millis(20));
         stats.record(Outcome::Error, Duration::from_secs(100));
-        let text = prometheus(&totals, &[("east", &stats, 1)], Some(true), Instant::now());
+        let text = prometheus(&totals, &[("east", &stats, 1)], Some((true, 2)), Instant::now());
         assert!(text.contains("oai_lb_client_requests_total 3\n"));
         assert!(text.contains("oai_lb_backend_requests_total{backend=\"east\",status=\"429\"} 1\n"));
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"0.0025\"} 1\n"));
@@ -272,6 +309,7 @@ mod tests {
         assert!(text.contains("oai_lb_upstream_latency_seconds_bucket{backend=\"east\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("oai_lb_backend_cooling{backend=\"east\"} 1\n"));
         assert!(text.contains("oai_lb_shared_state_up 1\n"));
+        assert!(text.contains("oai_lb_shared_state_rejected_total 2\n"));
     }
 
     #[test]

@@ -5,19 +5,21 @@
 //! `.await`; request bodies are buffered once (for replay on failover), response bodies are
 //! never buffered.
 
+mod active;
 mod auth;
 mod body;
+mod conn;
 mod forward;
 mod metrics;
 mod reply;
-mod runtime;
+mod secrets;
 mod shared_state;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -26,19 +28,22 @@ use hyper::service::service_fn;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
+pub use active::BuildError;
+pub use auth::EntraTiming;
 pub use forward::{X_OAI_LB_ATTEMPTS, X_OAI_LB_BACKEND};
 pub use metrics::{BackendView, CooldownView, SharedStateView, StateView};
-pub use runtime::BuildError;
+pub use secrets::Secrets;
 
 use crate::config::Config;
 use crate::credential::CredentialKind;
+use active::ActiveConfig;
 use metrics::Totals;
-use runtime::Runtime;
 use shared_state::SharedCooldowns;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -60,6 +65,11 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Where Entra tokens for `auth = "entra"` backends come from.
     pub credential: CredentialKind,
+    /// Where the secrets the config names come from (default: the environment); asked
+    /// again on every reload.
+    pub secrets: Secrets,
+    /// Entra token refresh: timeout and backoff after a failure.
+    pub entra_timing: EntraTiming,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,21 +90,100 @@ pub enum ProxyError {
 
 pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// Limits fixed when the server starts (changing them needs a restart).
+#[derive(Debug, Clone, PartialEq)]
+struct Limits {
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    http2_max_concurrent_streams: u32,
+    max_buffered_bytes: usize,
+}
+
+impl Limits {
+    fn of(config: &Config) -> Limits {
+        let b = &config.balancer;
+        Limits {
+            header_timeout: Duration::from_secs_f64(b.client_header_timeout_secs),
+            idle_timeout: Duration::from_secs_f64(b.client_idle_timeout_secs),
+            max_connections: b.max_connections,
+            http2_max_concurrent_streams: b.http2_max_concurrent_streams,
+            max_buffered_bytes: b.max_buffered_bytes,
+        }
+    }
+}
+
+/// What a reload cannot change: the listening socket, the Redis link, the upstream
+/// client's connect timeout and the server limits.
+#[derive(Debug, Clone, PartialEq)]
+struct RestartOnly {
+    listen: String,
+    shared_state: Option<crate::config::SharedStateSection>,
+    connect_timeout_secs: f64,
+    limits: Limits,
+}
+
+impl RestartOnly {
+    fn of(config: &Config) -> RestartOnly {
+        let b = &config.balancer;
+        RestartOnly {
+            listen: b.listen.clone(),
+            shared_state: b.shared_state.clone(),
+            connect_timeout_secs: b.connect_timeout_secs,
+            limits: Limits::of(config),
+        }
+    }
+
+    /// The `[balancer]` keys that differ in `new` and wait for a restart.
+    fn changed(&self, new: &RestartOnly) -> Vec<&'static str> {
+        let (a, b) = (&self.limits, &new.limits);
+        [
+            ("balancer.listen", self.listen != new.listen),
+            ("balancer.shared_state", self.shared_state != new.shared_state),
+            ("balancer.connect_timeout_secs", self.connect_timeout_secs != new.connect_timeout_secs),
+            ("balancer.client_header_timeout_secs", a.header_timeout != b.header_timeout),
+            ("balancer.client_idle_timeout_secs", a.idle_timeout != b.idle_timeout),
+            ("balancer.max_connections", a.max_connections != b.max_connections),
+            ("balancer.http2_max_concurrent_streams", a.http2_max_concurrent_streams != b.http2_max_concurrent_streams),
+            ("balancer.max_buffered_bytes", a.max_buffered_bytes != b.max_buffered_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+}
+
 /// State shared by every worker thread.
 pub(crate) struct Shared {
-    runtime: Arc<ArcSwap<Runtime>>,
+    active: Arc<ArcSwap<ActiveConfig>>,
     totals: Totals,
     connect_timeout: Duration,
+    limits: Limits,
+    /// One permit per open client connection.
+    connections: Arc<Semaphore>,
+    /// One permit per request-body byte buffered, all requests together.
+    body_budget: Semaphore,
+    /// Without client keys (and without `--allow-unauthenticated`), only loopback `Host`s
+    /// are served: a web page cannot reach the balancer through DNS rebinding.
+    allow_any_host: bool,
+    /// What the running server was started with, to tell which reloaded changes need a
+    /// restart.
+    started_with: RestartOnly,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
     shared_state: Option<SharedCooldowns>,
 }
 
 impl Shared {
     fn shared_state_view(&self) -> Option<SharedStateView> {
-        self.shared_state.as_ref().map(|s| SharedStateView { url: s.url().to_string(), healthy: s.healthy() })
+        self.shared_state.as_ref().map(|s| SharedStateView {
+            url: s.url().to_string(),
+            healthy: s.healthy(),
+            rejected_messages: s.rejected(),
+        })
     }
-    fn shared_state_healthy(&self) -> Option<bool> {
-        self.shared_state.as_ref().map(SharedCooldowns::healthy)
+    /// (healthy, messages rejected) of the shared state, when it is configured.
+    fn shared_state_health(&self) -> Option<(bool, u64)> {
+        self.shared_state.as_ref().map(|s| (s.healthy(), s.rejected()))
     }
 }
 
@@ -122,19 +211,30 @@ impl Server {
         }
         let listen = options.listen.unwrap_or_else(|| config.listen_addr());
         let connect_timeout = Duration::from_secs_f64(config.balancer.connect_timeout_secs);
-        let runtime = Runtime::build(&config, None, options.credential, Instant::now())?;
-        if !listen.ip().is_loopback() && runtime.client_keys.is_empty() && !options.allow_unauthenticated {
+        let active = ActiveConfig::build(&config, None, &options.secrets, options.credential, options.entra_timing)?;
+        if !listen.ip().is_loopback() && active.client_keys.is_empty() && !options.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
         let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let runtime = Arc::new(ArcSwap::from_pointee(runtime));
+        let active = Arc::new(ArcSwap::from_pointee(active));
         let shared_state = match &config.balancer.shared_state {
-            Some(settings) => Some(SharedCooldowns::start(settings, Arc::clone(&runtime))?),
+            Some(settings) => Some(SharedCooldowns::start(settings, &options.secrets, Arc::clone(&active))?),
             None => None,
         };
-        let shared = Arc::new(Shared { runtime, totals: Totals::default(), connect_timeout, shared_state });
+        let limits = Limits::of(&config);
+        let shared = Arc::new(Shared {
+            active,
+            totals: Totals::default(),
+            connect_timeout,
+            connections: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
+            body_budget: Semaphore::new(limits.max_buffered_bytes.min(Semaphore::MAX_PERMITS)),
+            limits,
+            allow_any_host: options.allow_unauthenticated,
+            started_with: RestartOnly::of(&config),
+            shared_state,
+        });
         Ok(Server { listener, shared, options, local_addr })
     }
 
@@ -149,6 +249,8 @@ impl Server {
             shared: Arc::clone(&self.shared),
             allow_unauthenticated: self.options.allow_unauthenticated,
             credential: self.options.credential,
+            secrets: self.options.secrets.clone(),
+            entra_timing: self.options.entra_timing,
             listen: self.local_addr,
         }
     }
@@ -210,9 +312,25 @@ async fn serve_connections(
         }
     };
     let worker = Arc::new(Worker { client: upstream_client(shared.connect_timeout), shared });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = worker.shared.limits.clone();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(Some(limits.http2_max_concurrent_streams as usize));
     let graceful = GracefulShutdown::new();
     loop {
+        // A connection slot first: past max_connections, new connections wait in the
+        // listen queue instead of taking memory here.
+        let slot = tokio::select! {
+            slot = Arc::clone(&worker.shared.connections).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|&stop| stop) => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -225,13 +343,32 @@ async fn serve_connections(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let worker = Arc::clone(&worker);
-                let service = service_fn(move |request| forward::handle(Arc::clone(&worker), request));
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                let activity = conn::Activity::new();
+                let service = {
+                    let (worker, activity) = (Arc::clone(&worker), Arc::clone(&activity));
+                    service_fn(move |request| {
+                        let in_flight = activity.request();
+                        let worker = Arc::clone(&worker);
+                        async move {
+                            let response = forward::handle(worker, request).await;
+                            drop(in_flight);
+                            response
+                        }
+                    })
+                };
+                let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
+                let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+                let (first_request, idle) = (limits.header_timeout, limits.idle_timeout);
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "client connection ended with an error");
+                    tokio::select! {
+                        result = connection => if let Err(e) = result {
+                            tracing::debug!(error = %e, "client connection ended with an error");
+                        },
+                        () = activity.expired(first_request, idle) => {
+                            tracing::debug!("closing a client connection: no request, or idle too long");
+                        }
                     }
+                    drop(slot);
                 });
             }
             _ = stop.wait_for(|&stop| stop) => break,
@@ -250,29 +387,34 @@ pub struct Reloader {
     shared: Arc<Shared>,
     allow_unauthenticated: bool,
     credential: CredentialKind,
+    secrets: Secrets,
+    entra_timing: EntraTiming,
     listen: SocketAddr,
 }
 
 impl Reloader {
-    /// Applies `config`; on error the running config stays in force.
-    pub fn apply(&self, config: Config) -> Result<(), ProxyError> {
+    /// Applies `config`; on error the running config stays in force. Returns the changed
+    /// keys that take effect only after a restart (they keep their running values).
+    pub fn apply(&self, config: Config) -> Result<Vec<&'static str>, ProxyError> {
         if config.backends.is_empty() {
             return Err(ProxyError::NoBackends);
         }
-        let current = self.shared.runtime.load();
-        let runtime = Runtime::build(&config, Some(&current), self.credential, Instant::now())?;
-        if !self.listen.ip().is_loopback() && runtime.client_keys.is_empty() && !self.allow_unauthenticated {
+        let current = self.shared.active.load();
+        let active = ActiveConfig::build(&config, Some(&current), &self.secrets, self.credential, self.entra_timing)?;
+        if !self.listen.ip().is_loopback() && active.client_keys.is_empty() && !self.allow_unauthenticated {
             return Err(ProxyError::Unauthenticated(self.listen));
         }
-        self.shared.runtime.store(Arc::new(runtime));
-        Ok(())
+        self.shared.active.store(Arc::new(active));
+        Ok(self.shared.started_with.changed(&RestartOnly::of(&config)))
     }
 }
 
 /// Reloads on SIGHUP and when the file's modification time changes.
+///
+/// Reading the file's metadata and parsing it are blocking file I/O: both run on tokio's
+/// blocking pool, never on a runtime thread.
 async fn watch_config(path: PathBuf, reloader: Reloader) {
-    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let mut last_seen: Option<SystemTime> = modified(&path);
+    let mut last_seen: Option<SystemTime> = modified(path.clone()).await;
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut tick = tokio::time::interval(RELOAD_POLL);
@@ -287,17 +429,33 @@ async fn watch_config(path: PathBuf, reloader: Reloader) {
             tick.tick().await;
             false
         };
-        let now_seen = modified(&path);
+        let now_seen = modified(path.clone()).await;
         if !forced && now_seen == last_seen {
             continue;
         }
         last_seen = now_seen;
-        match Config::load(&path).map_err(|e| e.to_string()).and_then(|c| reloader.apply(c).map_err(|e| e.to_string()))
-        {
-            Ok(()) => tracing::info!(path = %path.display(), "config reloaded"),
+        let load_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&load_path)).await;
+        let result = match loaded {
+            Ok(Ok(config)) => reloader.apply(config).map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("the loader stopped: {e}")),
+        };
+        match result {
+            Ok(restart) if restart.is_empty() => tracing::info!(path = %path.display(), "config reloaded"),
+            Ok(restart) => tracing::warn!(
+                path = %path.display(),
+                "config reloaded except {}: changing them needs a restart, the running values stay in force",
+                restart.join(", ")
+            ),
             Err(e) => tracing::warn!("config not reloaded, the previous one stays in force: {e}"),
         }
     }
+}
+
+/// The file's modification time, read on the blocking pool.
+async fn modified(path: PathBuf) -> Option<SystemTime> {
+    tokio::task::spawn_blocking(move || std::fs::metadata(path).and_then(|m| m.modified()).ok()).await.ok().flatten()
 }
 
 /// The pooled upstream client: keep-alive, HTTP/1.1 and HTTP/2 (ALPN), TLS verified

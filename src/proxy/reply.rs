@@ -65,3 +65,45 @@ pub fn ok(content_type: &'static str, body: impl Into<bytes::Bytes>) -> Response
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
+
+/// The buffered-body budget (`max_buffered_bytes`) is spent: try again shortly.
+pub fn busy() -> Response<ProxyBody> {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        "503",
+        "The balancer is holding as many request bodies as it may (balancer.max_buffered_bytes). Retry shortly.",
+    );
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The client did not send its body within `client_body_timeout_secs`.
+pub fn body_timeout() -> Response<ProxyBody> {
+    error(
+        StatusCode::REQUEST_TIMEOUT,
+        "invalid_request_error",
+        "408",
+        "The request body did not arrive in time (balancer.client_body_timeout_secs).",
+    )
+}
+
+/// No backend answered within `request_timeout_secs`, all attempts together.
+pub fn deadline(attempts_secs: f64) -> Response<ProxyBody> {
+    error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "server_error",
+        "504",
+        &format!("No backend answered within {attempts_secs} s (balancer.request_timeout_secs)."),
+    )
+}
+
+/// A `Host` that is not a loopback name, on a balancer without client keys.
+pub fn foreign_host() -> Response<ProxyBody> {
+    error(
+        StatusCode::FORBIDDEN,
+        "invalid_request_error",
+        "403",
+        "This balancer has no client keys and serves only requests addressed to a loopback host (localhost, 127.0.0.1, [::1]).",
+    )
+}

@@ -9,7 +9,7 @@
 //! line per outage, and `/lb/backends` and `/metrics` show the state as degraded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::mpsc;
 
-use super::runtime::Runtime;
+use super::Secrets;
+use super::active::ActiveConfig;
 use crate::config::SharedStateSection;
 
 /// Most announcements waiting for Redis; beyond that they are dropped (the reconnect
@@ -27,6 +28,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// A message whose cooldown ends further away than this is not a cooldown (a peer with a
+/// wrong clock, a bad write): ignored and counted. Closer ones are capped at
+/// `max_cooldown_secs` like every cooldown.
+const IMPLAUSIBLE_MS: u64 = 86_400_000;
 
 /// One cooldown as replicas exchange it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,32 +50,46 @@ pub struct SharedStateError(String);
 pub struct SharedCooldowns {
     queue: mpsc::Sender<Announcement>,
     healthy: Arc<AtomicBool>,
+    rejected: Arc<AtomicU64>,
     url: String,
 }
 
 impl SharedCooldowns {
     /// Validates the settings and starts the background task on the current tokio runtime.
-    pub fn start(settings: &SharedStateSection, runtime: Arc<ArcSwap<Runtime>>) -> Result<Self, SharedStateError> {
-        let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
-            .map_err(|e| SharedStateError(format!("`{}` is not a usable Redis URL: {e}", redacted(&settings.url))))?;
+    pub fn start(
+        settings: &SharedStateSection,
+        secrets: &Secrets,
+        active: Arc<ArcSwap<ActiveConfig>>,
+    ) -> Result<Self, SharedStateError> {
+        let url_password = url_password(&settings.url);
+        let scrub = |text: String| scrubbed(text, url_password.as_deref());
+        let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str()).map_err(|e| {
+            SharedStateError(scrub(format!("`{}` is not a usable Redis URL: {e}", redacted(&settings.url))))
+        })?;
+        let mut password = url_password.clone();
         if let Some(var) = &settings.password_env {
-            let password = std::env::var(var).map_err(|_| SharedStateError(format!("{var} is not set")))?;
-            let redis_settings = info.redis_settings().clone().set_password(password);
+            let secret = secrets.get(var).ok_or_else(|| SharedStateError(format!("{var} is not set")))?;
+            let redis_settings = info.redis_settings().clone().set_password(secret.clone());
             info = info.set_redis_settings(redis_settings);
+            password = Some(secret);
         }
-        let client = redis::Client::open(info).map_err(|e| SharedStateError(e.to_string()))?;
+        let client =
+            redis::Client::open(info).map_err(|e| SharedStateError(scrubbed(e.to_string(), password.as_deref())))?;
         let (queue, announcements) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(false));
-        let task = Sync {
+        let rejected = Arc::new(AtomicU64::new(0));
+        let task = RedisLink {
+            password,
+            rejected: Arc::clone(&rejected),
             client,
             key_prefix: format!("{}:cooldown:", settings.key_prefix),
             channel: format!("{}:cooldowns", settings.key_prefix),
-            runtime,
+            active,
             healthy: Arc::clone(&healthy),
             url: redacted(&settings.url),
         };
         tokio::spawn(task.run(announcements));
-        Ok(SharedCooldowns { queue, healthy, url: redacted(&settings.url) })
+        Ok(SharedCooldowns { queue, healthy, rejected, url: redacted(&settings.url) })
     }
 
     /// Hands a cooldown to the background writer; never waits.
@@ -83,6 +102,11 @@ impl SharedCooldowns {
         self.healthy.load(Ordering::Relaxed)
     }
 
+    /// Messages and stored keys ignored as garbage or out of range.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
     /// The URL without its password, for display.
     pub fn url(&self) -> &str {
         &self.url
@@ -90,17 +114,20 @@ impl SharedCooldowns {
 }
 
 /// The background side: connects, loads, writes, subscribes; reconnects with backoff.
-struct Sync {
+struct RedisLink {
     client: redis::Client,
+    /// Only to scrub it out of error messages.
+    password: Option<String>,
+    rejected: Arc<AtomicU64>,
     key_prefix: String,
     channel: String,
-    runtime: Arc<ArcSwap<Runtime>>,
+    active: Arc<ArcSwap<ActiveConfig>>,
     healthy: Arc<AtomicBool>,
     url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-enum SyncError {
+enum LinkError {
     #[error("{0}")]
     Redis(#[from] redis::RedisError),
     #[error("no answer within {0:?}")]
@@ -109,11 +136,11 @@ enum SyncError {
     Closed,
 }
 
-async fn timed<T>(limit: Duration, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, SyncError> {
-    tokio::time::timeout(limit, f).await.map_err(|_| SyncError::Timeout(limit))?.map_err(SyncError::from)
+async fn timed<T>(limit: Duration, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LinkError> {
+    tokio::time::timeout(limit, f).await.map_err(|_| LinkError::Timeout(limit))?.map_err(LinkError::from)
 }
 
-impl Sync {
+impl RedisLink {
     async fn run(self, mut announcements: mpsc::Receiver<Announcement>) {
         let mut backoff = Duration::from_millis(100);
         let mut ever_connected = false;
@@ -123,7 +150,8 @@ impl Sync {
             if let Err(e) = result {
                 let was_healthy = self.healthy.swap(false, Ordering::Relaxed);
                 if was_healthy || !outage_reported {
-                    tracing::warn!(url = %self.url, error = %e, "shared state (Redis) unavailable; serving with local cooldowns and reconnecting");
+                    let error = scrubbed(e.to_string(), self.password.as_deref());
+                    tracing::warn!(url = %self.url, %error, "shared state (Redis) unavailable; serving with local cooldowns and reconnecting");
                     outage_reported = true;
                 }
             }
@@ -143,7 +171,7 @@ impl Sync {
         announcements: &mut mpsc::Receiver<Announcement>,
         backoff: &mut Duration,
         ever_connected: &mut bool,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), LinkError> {
         let mut connection = timed(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection()).await?;
         let mut pubsub = timed(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await?;
         timed(COMMAND_TIMEOUT, pubsub.subscribe(&self.channel)).await?;
@@ -169,12 +197,8 @@ impl Sync {
         loop {
             tokio::select! {
                 message = messages.next() => {
-                    let message = message.ok_or(SyncError::Closed)?;
-                    if let Ok(payload) = message.get_payload::<String>()
-                        && let Ok(announcement) = serde_json::from_str::<Announcement>(&payload)
-                    {
-                        self.apply(&announcement);
-                    }
+                    let message = message.ok_or(LinkError::Closed)?;
+                    self.receive(message.get_payload::<String>().ok().as_deref());
                 }
                 announcement = announcements.recv() => match announcement {
                     Some(announcement) => self.write(&mut connection, &announcement).await?,
@@ -192,11 +216,15 @@ impl Sync {
         &self,
         connection: &mut redis::aio::MultiplexedConnection,
         announcement: &Announcement,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), LinkError> {
         let now_ms = unix_ms(SystemTime::now());
         let Some(ttl_ms) = announcement.until_ms.checked_sub(now_ms).filter(|&t| t > 0) else { return Ok(()) };
-        let key = format!("{}{}:{}", self.key_prefix, announcement.backend, announcement.deployment);
-        let payload = serde_json::to_string(announcement).unwrap_or_default();
+        // Never more than the longest cooldown: an expiry Redis accepts, whatever we were given.
+        let max_ms = self.active.load().balancer.max_cooldown().as_millis().max(1) as u64;
+        let ttl_ms = ttl_ms.min(max_ms);
+        let capped = Announcement { until_ms: now_ms + ttl_ms, ..announcement.clone() };
+        let key = format!("{}{}:{}", self.key_prefix, capped.backend, capped.deployment);
+        let payload = serde_json::to_string(&capped).unwrap_or_default();
         let mut pipe = redis::pipe();
         pipe.cmd("SET").arg(&key).arg(&payload).arg("PX").arg(ttl_ms).ignore();
         pipe.cmd("PUBLISH").arg(&self.channel).arg(&payload).ignore();
@@ -204,7 +232,7 @@ impl Sync {
     }
 
     /// Loads every cooldown in force into the local table; returns how many.
-    async fn load(&self, connection: &mut redis::aio::MultiplexedConnection) -> Result<usize, SyncError> {
+    async fn load(&self, connection: &mut redis::aio::MultiplexedConnection) -> Result<usize, LinkError> {
         let pattern = format!("{}*", self.key_prefix);
         let keys: Vec<String> = {
             let mut iter = timed(COMMAND_TIMEOUT, connection.scan_match::<_, String>(&pattern)).await?;
@@ -220,37 +248,82 @@ impl Sync {
         let values: Vec<Option<String>> = timed(COMMAND_TIMEOUT, connection.mget(&keys)).await?;
         let mut loaded = 0;
         for value in values.into_iter().flatten() {
-            if let Ok(announcement) = serde_json::from_str::<Announcement>(&value) {
-                loaded += usize::from(self.apply(&announcement));
-            }
+            loaded += usize::from(self.receive(Some(&value)));
         }
         Ok(loaded)
     }
 
-    /// Applies a cooldown to the local table; false when the backend is unknown here or the
-    /// cooldown is over.
-    fn apply(&self, announcement: &Announcement) -> bool {
-        let runtime = self.runtime.load();
-        let Some(index) = runtime.balancer.index_of(&announcement.backend) else { return false };
+    /// Applies one message or stored value; garbage and out-of-range values are ignored and
+    /// counted, never an error (one bad peer must not break the session). True when a
+    /// cooldown was applied.
+    fn receive(&self, payload: Option<&str>) -> bool {
+        let announcement = payload.and_then(|p| serde_json::from_str::<Announcement>(p).ok());
+        match announcement.map(|a| self.apply(&a)) {
+            Some(Applied::Yes) => true,
+            Some(Applied::NotHere) => false,
+            None | Some(Applied::OutOfRange) => {
+                let n = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(rejected = n, "ignoring a shared-state message that is not a cooldown");
+                }
+                false
+            }
+        }
+    }
+
+    /// Applies a cooldown to the local table, capped at `max_cooldown_secs`.
+    fn apply(&self, announcement: &Announcement) -> Applied {
         let now_ms = unix_ms(SystemTime::now());
-        let Some(left_ms) = announcement.until_ms.checked_sub(now_ms).filter(|&t| t > 0) else { return false };
-        let now = Instant::now();
-        runtime.balancer.cooldowns(index).start(&announcement.deployment, now + Duration::from_millis(left_ms), now);
-        true
+        let left_ms = announcement.until_ms.saturating_sub(now_ms);
+        if left_ms > IMPLAUSIBLE_MS {
+            return Applied::OutOfRange;
+        }
+        let active = self.active.load();
+        let Some(index) = active.balancer.index_of(&announcement.backend) else { return Applied::NotHere };
+        if left_ms == 0 {
+            return Applied::NotHere;
+        }
+        active.balancer.start_cooldown(index, &announcement.deployment, Duration::from_millis(left_ms), Instant::now());
+        Applied::Yes
     }
 
     /// This replica's running cooldowns, as announcements.
     fn local_cooldowns(&self) -> Vec<Announcement> {
-        let runtime = self.runtime.load();
+        let active = self.active.load();
         let now = Instant::now();
         let wall = SystemTime::now();
         let mut out = Vec::new();
-        for (index, backend) in runtime.balancer.backends().iter().enumerate() {
-            for (deployment, left) in runtime.balancer.cooldowns(index).active(now) {
+        for (index, backend) in active.balancer.backends().iter().enumerate() {
+            for (deployment, left) in active.balancer.cooldowns(index).active(now) {
                 out.push(Announcement { backend: backend.name.clone(), deployment, until_ms: unix_ms(wall + left) });
             }
         }
         out
+    }
+}
+
+/// What became of a received cooldown.
+enum Applied {
+    Yes,
+    /// Unknown backend here, or already over.
+    NotHere,
+    /// Further away than any cooldown can be.
+    OutOfRange,
+}
+
+/// The password in a `redis://user:password@host` URL.
+fn url_password(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let userinfo = &rest[..rest.rfind('@')?];
+    let password = userinfo.split_once(':').map_or(userinfo, |(_, p)| p);
+    (!password.is_empty()).then(|| password.to_string())
+}
+
+/// `text` with every occurrence of `secret` replaced by `***`.
+fn scrubbed(text: String, secret: Option<&str>) -> String {
+    match secret {
+        Some(secret) if !secret.is_empty() && text.contains(secret) => text.replace(secret, "***"),
+        _ => text,
     }
 }
 
@@ -260,10 +333,7 @@ fn unix_ms(t: SystemTime) -> u64 {
 
 /// `redis://:secret@host:6379` → `redis://***@host:6379`.
 fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}***{}", &url[..scheme_end + 3], &url[at..]),
-        _ => url.to_string(),
-    }
+    crate::config::redact_url(url)
 }
 
 #[cfg(test)]
@@ -275,6 +345,14 @@ mod tests {
         assert_eq!(redacted("redis://:pw@host:6379"), "redis://***@host:6379");
         assert_eq!(redacted("rediss://user:pw@host"), "rediss://***@host");
         assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn passwords_are_scrubbed_from_messages() {
+        assert_eq!(url_password("redis://:s3cret@h:1").as_deref(), Some("s3cret"));
+        assert_eq!(url_password("redis://user:s3cret@h").as_deref(), Some("s3cret"));
+        assert_eq!(url_password("redis://h:1"), None);
+        assert_eq!(scrubbed("auth s3cret failed".into(), Some("s3cret")), "auth *** failed");
     }
 
     #[test]

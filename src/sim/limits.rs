@@ -1,11 +1,19 @@
-//! Azure-style rate limits: requests and tokens per minute, enforced over a short sliding
-//! window so a burst is refused long before a whole minute's quota is spent.
+//! Azure-style rate limits: requests and tokens per minute, enforced over a short period so
+//! a burst is refused long before a whole minute's quota is spent.
 //!
-//! Azure OpenAI evaluates its per-minute limits over 1- and 10-second windows. We keep a
-//! 10-second window made of 1-second buckets: a deployment with `rpm` requests per minute
-//! may use `ceil(rpm / 6)` requests (and `ceil(tpm / 6)` tokens) in any 10 consecutive
-//! seconds. The clock comes in as an argument (milliseconds since the server started), so
-//! this module is pure and testable without sleeping.
+//! Azure OpenAI evaluates its per-minute limits over 1- and 10-second windows. Three
+//! limiter shapes ([`Shape`]) are simulated, each per deployment:
+//!
+//! * `sliding` (the default, [`Window`]): a 10-second window made of 1-second buckets: a
+//!   deployment with `rpm` requests per minute may use `ceil(rpm / 6)` requests (and
+//!   `ceil(tpm / 6)` tokens) in any 10 consecutive seconds;
+//! * `bucket` ([`TokenBucket`]): a continuously refilling bucket holding one second's worth
+//!   (`rpm / 60` requests, `tpm / 60` tokens), refilled at that rate;
+//! * `fixed-1s` / `fixed-10s` ([`FixedWindow`]): `rpm · secs / 60` requests per window, the
+//!   windows fixed on the server's clock, all capacity back at each window's start.
+//!
+//! The clock comes in as an argument (milliseconds since the server started), so this
+//! module is pure and testable without sleeping.
 
 use std::collections::VecDeque;
 
@@ -65,6 +73,200 @@ struct Bucket {
     second: u64,
     requests: u64,
     tokens: u64,
+}
+
+/// The limiter shapes the simulator can enforce (`oai-lb simulate --limiter`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// A 10-second window sliding in 1-second steps; reports reset headers.
+    #[default]
+    Sliding,
+    /// A token bucket with a 1-second burst, refilled continuously; no reset headers.
+    Bucket,
+    /// Fixed windows of this many seconds; no reset headers (like Azure).
+    Fixed { secs: u64 },
+}
+
+impl Shape {
+    /// `sliding`, `bucket`, `fixed-1s`, `fixed-10s` (any `fixed-<n>s`).
+    pub fn parse(s: &str) -> Result<Shape, String> {
+        let secs = s.strip_prefix("fixed-").and_then(|n| n.strip_suffix('s')).map(str::parse::<u64>);
+        match (s, secs) {
+            ("sliding", _) => Ok(Shape::Sliding),
+            ("bucket", _) => Ok(Shape::Bucket),
+            (_, Some(Ok(secs))) if (1..=60).contains(&secs) => Ok(Shape::Fixed { secs }),
+            _ => Err(format!("{s:?} is not a limiter; use sliding, bucket, fixed-1s or fixed-10s")),
+        }
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Sliding => f.write_str("sliding"),
+            Shape::Bucket => f.write_str("bucket"),
+            Shape::Fixed { secs } => write!(f, "fixed-{secs}s"),
+        }
+    }
+}
+
+/// The limiter of one deployment, of any [`Shape`].
+#[derive(Debug)]
+pub enum Limiter {
+    Sliding(Window),
+    Bucket(TokenBucket),
+    Fixed(FixedWindow),
+}
+
+impl Limiter {
+    pub fn new(shape: Shape) -> Limiter {
+        match shape {
+            Shape::Sliding => Limiter::Sliding(Window::default()),
+            Shape::Bucket => Limiter::Bucket(TokenBucket::default()),
+            Shape::Fixed { secs } => Limiter::Fixed(FixedWindow::new(secs)),
+        }
+    }
+
+    pub fn try_acquire(&mut self, now_ms: u64, tokens: u64, limits: Limits) -> Decision {
+        match self {
+            Limiter::Sliding(w) => w.try_acquire(now_ms, tokens, limits),
+            Limiter::Bucket(b) => b.try_acquire(now_ms, tokens, limits),
+            Limiter::Fixed(w) => w.try_acquire(now_ms, tokens, limits),
+        }
+    }
+
+    pub fn peek(&mut self, now_ms: u64, limits: Limits) -> Remaining {
+        match self {
+            Limiter::Sliding(w) => w.peek(now_ms, limits),
+            Limiter::Bucket(b) => b.peek(now_ms, limits),
+            Limiter::Fixed(w) => w.peek(now_ms, limits),
+        }
+    }
+}
+
+/// A bucket per dimension holding one second's worth, refilled continuously. Levels are
+/// kept in thousandths of a unit so refill is exact at millisecond resolution.
+#[derive(Debug, Default)]
+pub struct TokenBucket {
+    /// `None` until the first request: the bucket starts full.
+    at_ms: Option<u64>,
+    requests_milli: u64,
+    tokens_milli: u64,
+}
+
+impl TokenBucket {
+    fn refill(&mut self, now_ms: u64, limits: Limits) {
+        // Per millisecond, in thousandths: rpm/60 per second = rpm/60 thousandths per ms.
+        let (cap_r, cap_t) = bucket_caps(limits);
+        match self.at_ms {
+            None => (self.requests_milli, self.tokens_milli) = (cap_r, cap_t),
+            Some(at) => {
+                let dt = now_ms.saturating_sub(at);
+                self.requests_milli = (self.requests_milli + dt * limits.rpm.max(1) / 60).min(cap_r);
+                self.tokens_milli = (self.tokens_milli + dt * limits.tpm.max(1) / 60).min(cap_t);
+            }
+        }
+        self.at_ms = Some(now_ms.max(self.at_ms.unwrap_or(0)));
+    }
+
+    pub fn try_acquire(&mut self, now_ms: u64, tokens: u64, limits: Limits) -> Decision {
+        self.refill(now_ms, limits);
+        let (cap_r, cap_t) = bucket_caps(limits);
+        let need_t = (tokens * 1000).min(cap_t);
+        let exceeded = if self.requests_milli < 1000 {
+            Some((Exceeded::Requests, 1000 - self.requests_milli, limits.rpm.max(1)))
+        } else if self.tokens_milli < need_t {
+            Some((Exceeded::Tokens, need_t - self.tokens_milli, limits.tpm.max(1)))
+        } else {
+            None
+        };
+        if let Some((exceeded, missing_milli, per_minute)) = exceeded {
+            // missing thousandths / (per_minute / 60 thousandths per ms), rounded up.
+            let retry_after_ms = (missing_milli * 60).div_ceil(per_minute).max(1);
+            return Decision::Throttled { exceeded, retry_after_ms, remaining: self.remaining() };
+        }
+        debug_assert!(cap_r >= 1000);
+        self.requests_milli -= 1000;
+        self.tokens_milli -= need_t;
+        Decision::Allowed(self.remaining())
+    }
+
+    pub fn peek(&mut self, now_ms: u64, limits: Limits) -> Remaining {
+        self.refill(now_ms, limits);
+        self.remaining()
+    }
+
+    fn remaining(&self) -> Remaining {
+        Remaining { requests: self.requests_milli / 1000, tokens: self.tokens_milli / 1000, reset_ms: 0 }
+    }
+}
+
+/// One second's worth, in thousandths, at least one whole unit.
+fn bucket_caps(limits: Limits) -> (u64, u64) {
+    let cap = |per_minute: u64| (per_minute.saturating_mul(1000) / 60).max(1000);
+    (cap(limits.rpm), cap(limits.tpm))
+}
+
+/// Windows of `secs` seconds fixed on the server's clock; all capacity returns at each
+/// window's start.
+#[derive(Debug)]
+pub struct FixedWindow {
+    secs: u64,
+    window: u64,
+    requests: u64,
+    tokens: u64,
+}
+
+impl FixedWindow {
+    pub fn new(secs: u64) -> FixedWindow {
+        FixedWindow { secs: secs.max(1), window: 0, requests: 0, tokens: 0 }
+    }
+
+    fn budgets(&self, limits: Limits) -> (u64, u64) {
+        let per = |per_minute: u64| per_minute.saturating_mul(self.secs).div_ceil(60).max(1);
+        (per(limits.rpm), per(limits.tpm))
+    }
+
+    fn roll(&mut self, now_ms: u64) {
+        let window = now_ms / (self.secs * 1000);
+        if window != self.window {
+            (self.window, self.requests, self.tokens) = (window, 0, 0);
+        }
+    }
+
+    pub fn try_acquire(&mut self, now_ms: u64, tokens: u64, limits: Limits) -> Decision {
+        self.roll(now_ms);
+        let (max_r, max_t) = self.budgets(limits);
+        let tokens = tokens.min(max_t);
+        let exceeded = if self.requests + 1 > max_r {
+            Some(Exceeded::Requests)
+        } else if self.tokens + tokens > max_t {
+            Some(Exceeded::Tokens)
+        } else {
+            None
+        };
+        if let Some(exceeded) = exceeded {
+            let retry_after_ms = ((self.window + 1) * self.secs * 1000).saturating_sub(now_ms).max(1);
+            return Decision::Throttled { exceeded, retry_after_ms, remaining: self.remaining(limits) };
+        }
+        self.requests += 1;
+        self.tokens += tokens;
+        Decision::Allowed(self.remaining(limits))
+    }
+
+    pub fn peek(&mut self, now_ms: u64, limits: Limits) -> Remaining {
+        self.roll(now_ms);
+        self.remaining(limits)
+    }
+
+    fn remaining(&self, limits: Limits) -> Remaining {
+        let (max_r, max_t) = self.budgets(limits);
+        Remaining {
+            requests: max_r.saturating_sub(self.requests),
+            tokens: max_t.saturating_sub(self.tokens),
+            reset_ms: 0,
+        }
+    }
 }
 
 /// The sliding window of one deployment.
@@ -228,6 +430,58 @@ mod tests {
         let Decision::Allowed(r) = w.try_acquire(2_300, 25, L) else { panic!() };
         assert_eq!(r, Remaining { requests: 9, tokens: 75, reset_ms: 9_700 });
         assert_eq!(w.peek(20_000, L), Remaining { requests: 10, tokens: 100, reset_ms: 0 });
+    }
+
+    /// Admitted requests when `per_100ms` requests arrive every 100 ms for `secs` seconds.
+    fn admitted(shape: Shape, limits: Limits, per_100ms: u64, secs: u64) -> usize {
+        let mut l = Limiter::new(shape);
+        (0..secs * 10)
+            .flat_map(|tick| (0..per_100ms).map(move |_| tick * 100))
+            .filter(|&t| allowed(l.try_acquire(t, 1, limits)))
+            .count()
+    }
+
+    #[test]
+    fn shapes_parse_and_print() {
+        for s in ["sliding", "bucket", "fixed-1s", "fixed-10s"] {
+            assert_eq!(Shape::parse(s).unwrap().to_string(), s);
+        }
+        assert!(Shape::parse("fixed-0s").is_err());
+        assert!(Shape::parse("leaky").is_err());
+    }
+
+    #[test]
+    fn bucket_holds_one_second_and_refills_continuously() {
+        let l = Limits { rpm: 2400, tpm: 10_000_000 }; // 40 per second
+        let mut b = TokenBucket::default();
+        for i in 0..40 {
+            assert!(allowed(b.try_acquire(0, 1, l)), "burst {i}");
+        }
+        let Decision::Throttled { exceeded: Exceeded::Requests, retry_after_ms, remaining } = b.try_acquire(0, 1, l)
+        else {
+            panic!("the 41st request of the burst is refused")
+        };
+        assert_eq!((retry_after_ms, remaining.requests, remaining.reset_ms), (25, 0, 0));
+        assert!(!allowed(b.try_acquire(24, 1, l)));
+        let Decision::Allowed(r) = b.try_acquire(25, 1, l) else { panic!("one unit back after 25 ms") };
+        assert_eq!(r.requests, 0);
+        // Offered 60 per second for 10 s: the burst plus 40 per second.
+        assert_eq!(admitted(Shape::Bucket, l, 6, 10), 40 + 396);
+    }
+
+    #[test]
+    fn fixed_windows_give_everything_back_at_the_boundary() {
+        let l = Limits { rpm: 2400, tpm: 10_000_000 };
+        let mut w = FixedWindow::new(1);
+        for i in 0..40 {
+            assert!(allowed(w.try_acquire(100 + i, 1, l)), "request {i}");
+        }
+        let Decision::Throttled { retry_after_ms, .. } = w.try_acquire(700, 1, l) else { panic!() };
+        assert_eq!(retry_after_ms, 300);
+        let Decision::Allowed(r) = w.try_acquire(1_000, 1, l) else { panic!() };
+        assert_eq!((r.requests, r.reset_ms), (39, 0));
+        assert_eq!(admitted(Shape::Fixed { secs: 1 }, l, 6, 10), 400);
+        assert_eq!(admitted(Shape::Fixed { secs: 10 }, l, 6, 15), 400 + 300);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! the Azure OpenAI data plane closely enough (paths, auth, bodies, SSE, rate-limit headers,
 //! 429s with Azure's wording) that a client cannot tell it from a small real deployment.
 //!
-//! Limits are per deployment and follow Azure's short-window evaluation (see [`limits`]);
+//! Limits are per deployment and follow Azure's short-window evaluation, in one of the
+//! limiter shapes of [`limits::Shape`] (sliding window, token bucket, fixed windows);
 //! a request's token cost is its prompt size estimate (bytes / 4) plus `max_tokens`
 //! ([`openai::DEFAULT_MAX_TOKENS`] when absent). Faults are injected on request: latency
 //! before the response head, a share of 500s, and a share of streams cut mid-way.
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use limits::Limits;
+pub use limits::{Limits, Shape};
 
 /// How one simulated deployment behaves.
 #[derive(Clone, Debug)]
@@ -34,6 +35,9 @@ pub struct SimOptions {
     pub rpm: u64,
     /// Tokens per minute, per deployment (enforced as `ceil(tpm/6)` per 10 s).
     pub tpm: u64,
+    /// How the per-minute limits are enforced: the sliding 10-s window, a token bucket
+    /// with a 1-s burst, or fixed 1-s / 10-s windows.
+    pub limiter: Shape,
     /// The key clients must send (`api-key` or `Authorization: Bearer`); `None` accepts all.
     pub api_key: Option<String>,
     /// Delay before the response head of every admitted request.
@@ -57,6 +61,7 @@ impl Default for SimOptions {
             port: 0,
             rpm: 60_000,
             tpm: 10_000_000,
+            limiter: Shape::Sliding,
             api_key: None,
             latency: Duration::ZERO,
             error_rate: 0.0,
@@ -149,6 +154,12 @@ impl SimServer {
 
     pub fn stats(&self) -> SimStats {
         self.state.counters.snapshot()
+    }
+
+    /// The simulator's clock: milliseconds since it started. Fixed windows start at whole
+    /// multiples of their length on this clock.
+    pub fn now_ms(&self) -> u64 {
+        self.state.now_ms()
     }
 
     /// Current per-minute limits.

@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::limits::{Decision, Exceeded, Limits, Remaining, Window};
+use super::limits::{Decision, Exceeded, Limiter, Limits, Remaining};
 use super::openai::{self, Operation, Route};
 use super::{Counters, SimOptions};
 
@@ -44,7 +44,7 @@ pub(super) struct State {
     pub(super) rpm: AtomicU64,
     pub(super) tpm: AtomicU64,
     started: Instant,
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<HashMap<String, Limiter>>,
 }
 
 impl State {
@@ -63,7 +63,7 @@ impl State {
         Limits { rpm: self.rpm.load(Ordering::Relaxed), tpm: self.tpm.load(Ordering::Relaxed) }
     }
 
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
@@ -71,14 +71,17 @@ impl State {
         let now = self.now_ms();
         let limits = self.limits();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        windows.entry(deployment.to_string()).or_default().try_acquire(now, cost, limits)
+        windows
+            .entry(deployment.to_string())
+            .or_insert_with(|| Limiter::new(self.opts.limiter))
+            .try_acquire(now, cost, limits)
     }
 
     fn peek(&self, deployment: &str) -> Remaining {
         let now = self.now_ms();
         let limits = self.limits();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        windows.entry(deployment.to_string()).or_default().peek(now, limits)
+        windows.entry(deployment.to_string()).or_insert_with(|| Limiter::new(self.opts.limiter)).peek(now, limits)
     }
 
     fn deployments(&self) -> Vec<String> {
@@ -292,8 +295,9 @@ fn request_id_headers(resp: &mut Response<Body>, request_id: &str) {
     }
 }
 
-/// `x-ratelimit-remaining-*` always; the reset headers (whole seconds, as Azure sends them)
-/// while something in the window is still counted.
+/// `x-ratelimit-remaining-*` always; with the `sliding` limiter also the reset headers
+/// (whole seconds) while something in the window is still counted. The other shapes send
+/// none, like Azure, so a client must learn their refill from the remaining counts.
 fn remaining_headers(resp: &mut Response<Body>, r: &Remaining) {
     let h = resp.headers_mut();
     h.insert("x-ratelimit-remaining-requests", HeaderValue::from(r.requests));

@@ -2,6 +2,7 @@
 //! chooses), and a balancer started in-process on a free port.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod quota;
 pub mod redis;
 
 use std::collections::HashMap;

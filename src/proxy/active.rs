@@ -1,19 +1,22 @@
-//! Everything a request needs that comes from the config, built once per config version.
+//! The active configuration: everything a request needs that comes from the config, built
+//! once per config version, with its secrets already resolved.
 //!
-//! A reload builds a new [`Runtime`] and swaps it in atomically; requests in flight keep the
+//! A reload builds a new [`ActiveConfig`] and swaps it in atomically; requests in flight keep the
 //! one they started with. Backends whose name and URL are unchanged keep their cooldowns,
 //! counters and Entra token across the swap.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 
-use super::auth::{BackendAuth, ClientKeys, EntraToken};
+use super::Secrets;
+use super::auth::{BackendAuth, ClientKeys, EntraTiming, EntraToken};
 use super::metrics::BackendStats;
 use crate::config::{self, AllThrottled, Config};
 use crate::credential::{Credential, CredentialKind};
+use crate::lb::refill::Refills;
 use crate::lb::{self, Balancer};
 
 /// Request-path settings from `[balancer]`.
@@ -23,15 +26,15 @@ pub struct Settings {
     pub default_cooldown: Duration,
     pub max_body_bytes: usize,
     pub response_timeout: Duration,
+    /// A client must send its whole body within this.
+    pub body_timeout: Duration,
+    /// The deadline for a response head, across every attempt of a request.
+    pub request_timeout: Duration,
     /// `None` when proactive routing is off.
     pub proactive: Option<Proactive>,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Proactive {
-    pub remaining_requests_floor: u64,
-    pub fallback_cooldown: Duration,
-}
+pub use crate::lb::refill::Policy as Proactive;
 
 /// One backend as the proxy calls it.
 pub struct Upstream {
@@ -62,10 +65,12 @@ impl Upstream {
 }
 
 /// The config-derived state shared by every request.
-pub struct Runtime {
+pub struct ActiveConfig {
     pub balancer: Balancer,
     pub upstreams: Vec<Upstream>,
     pub stats: Vec<Arc<BackendStats>>,
+    /// Proactive routing's learned refill per backend (kept across reloads like `stats`).
+    pub refills: Vec<Arc<Refills>>,
     pub settings: Settings,
     pub client_keys: ClientKeys,
     entra: Option<Arc<EntraToken>>,
@@ -83,15 +88,17 @@ pub enum BuildError {
     ClientKeys(String),
 }
 
-impl Runtime {
-    /// Builds the runtime for `config`, carrying state over from `previous` where the
-    /// backend is unchanged.
+impl ActiveConfig {
+    /// Builds the active config for `config`, carrying state over from `previous` where the
+    /// backend is unchanged. Secrets named in the config (backend keys, client keys) are
+    /// looked up through `secrets`; this module never reads the environment itself.
     pub fn build(
         config: &Config,
-        previous: Option<&Runtime>,
+        previous: Option<&ActiveConfig>,
+        secrets: &Secrets,
         credential: CredentialKind,
-        now: Instant,
-    ) -> Result<Runtime, BuildError> {
+        entra_timing: EntraTiming,
+    ) -> Result<ActiveConfig, BuildError> {
         let mut entra = previous.and_then(|p| p.entra.clone());
         let mut upstreams = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
@@ -102,8 +109,8 @@ impl Runtime {
                 config::BackendAuth::None => BackendAuth::PassThrough,
                 config::BackendAuth::ApiKey => {
                     let var = backend.api_key_env.clone().unwrap_or_default();
-                    let mut key = std::env::var(&var)
-                        .ok()
+                    let mut key = secrets
+                        .get(&var)
                         .and_then(|k| HeaderValue::try_from(k.trim()).ok())
                         .filter(|k| !k.is_empty())
                         .ok_or(BuildError::ApiKey { index, var })?;
@@ -115,7 +122,7 @@ impl Runtime {
                         Some(token) => Arc::clone(token),
                         None => {
                             let credential = Credential::new(credential).map_err(|e| BuildError::Entra(e, index))?;
-                            let token = EntraToken::new(credential);
+                            let token = EntraToken::new(credential, entra_timing);
                             entra = Some(Arc::clone(&token));
                             token
                         }
@@ -133,7 +140,7 @@ impl Runtime {
             });
         }
 
-        let balancer = Balancer::new(
+        let mut balancer = Balancer::new(
             config
                 .backends
                 .iter()
@@ -144,8 +151,10 @@ impl Runtime {
                     deployments: b.deployments.clone(),
                 })
                 .collect(),
-        );
+        )
+        .with_max_cooldown(Duration::from_secs_f64(config.balancer.max_cooldown_secs));
         let mut stats = Vec::with_capacity(config.backends.len());
+        let mut refills = Vec::with_capacity(config.backends.len());
         for (index, backend) in config.backends.iter().enumerate() {
             let kept = previous.and_then(|p| {
                 let old = p.balancer.index_of(&backend.name)?;
@@ -153,16 +162,22 @@ impl Runtime {
             });
             match (previous, kept) {
                 (Some(p), Some(old)) => {
-                    p.balancer.cooldowns(old).copy_into(balancer.cooldowns(index), now);
+                    // The same table, not a copy: a cooldown started on the old version
+                    // after this point is seen by the new one too.
+                    balancer.share_cooldowns(index, p.balancer.cooldowns_arc(old));
                     stats.push(Arc::clone(&p.stats[old]));
+                    refills.push(Arc::clone(&p.refills[old]));
                 }
-                _ => stats.push(Arc::new(BackendStats::default())),
+                _ => {
+                    stats.push(Arc::new(BackendStats::default()));
+                    refills.push(Arc::new(Refills::default()));
+                }
             }
         }
 
         let client_keys = match &config.balancer.client_keys_env {
             Some(var) => {
-                let keys = ClientKeys::parse(&std::env::var(var).unwrap_or_default());
+                let keys = ClientKeys::parse(&secrets.get(var).unwrap_or_default());
                 if keys.is_empty() {
                     return Err(BuildError::ClientKeys(var.clone()));
                 }
@@ -176,12 +191,15 @@ impl Runtime {
             default_cooldown: Duration::from_secs_f64(b.default_cooldown_secs),
             max_body_bytes: b.max_body_bytes,
             response_timeout: Duration::from_secs_f64(b.response_timeout_secs),
+            body_timeout: Duration::from_secs_f64(b.client_body_timeout_secs),
+            request_timeout: Duration::from_secs_f64(b.request_timeout_secs),
             proactive: b.proactive.enabled.then(|| Proactive {
                 remaining_requests_floor: b.proactive.remaining_requests_floor,
                 fallback_cooldown: Duration::from_secs_f64(b.proactive.default_cooldown_secs),
+                adaptive: b.proactive.adaptive,
             }),
         };
-        Ok(Runtime { balancer, upstreams, stats, settings, client_keys, entra })
+        Ok(ActiveConfig { balancer, upstreams, stats, refills, settings, client_keys, entra })
     }
 }
 
@@ -189,6 +207,7 @@ impl Runtime {
 mod tests {
     use super::*;
     use std::path::Path;
+    use std::time::Instant;
 
     fn config(text: &str) -> Config {
         Config::parse(Path::new("t.toml"), text).unwrap()
@@ -196,11 +215,12 @@ mod tests {
 
     #[test]
     fn uri_keeps_path_and_query_and_prefix() {
-        let rt = Runtime::build(
+        let rt = ActiveConfig::build(
             &config("[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='https://apim.example/gw/'\n"),
             None,
+            &Secrets::default(),
             CredentialKind::Auto,
-            Instant::now(),
+            EntraTiming::default(),
         )
         .unwrap();
         let pq: PathAndQuery = "/openai/deployments/x/chat/completions?api-version=2024-10-21".parse().unwrap();
@@ -217,28 +237,35 @@ mod tests {
     #[test]
     fn reload_keeps_state_of_unchanged_backends_only() {
         let now = Instant::now();
-        let old = Runtime::build(
+        let old = ActiveConfig::build(
             &config(
                 "[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n[[backends]]\nname='b'\nurl='http://127.0.0.1:2'\n",
             ),
             None,
+            &Secrets::default(),
             CredentialKind::Auto,
-            now,
+            EntraTiming::default(),
         )
         .unwrap();
         old.balancer.start_cooldown(0, "d", Duration::from_secs(30), now);
         old.balancer.start_cooldown(1, "d", Duration::from_secs(30), now);
-        let new = Runtime::build(
+        let new = ActiveConfig::build(
             &config(
                 "[[backends]]\nname='b'\nurl='http://127.0.0.1:3'\n[[backends]]\nname='a'\nurl='http://127.0.0.1:1'\n",
             ),
             Some(&old),
+            &Secrets::default(),
             CredentialKind::Auto,
-            now,
+            EntraTiming::default(),
         )
         .unwrap();
         assert!(new.balancer.cooldowns(1).cooling_until("d", now).is_some(), "a is unchanged: keeps its cooldown");
         assert!(new.balancer.cooldowns(0).cooling_until("d", now).is_none(), "b moved to a new URL: starts fresh");
         assert!(Arc::ptr_eq(&new.stats[1], &old.stats[0]));
+        old.balancer.start_cooldown(0, "late", Duration::from_secs(30), now);
+        assert!(
+            new.balancer.cooldowns(1).cooling_until("late", now).is_some(),
+            "a cooldown started on the old version after the build is not lost"
+        );
     }
 }
