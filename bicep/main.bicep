@@ -47,6 +47,18 @@ param strategy string = 'policy'
 @description('Azure OpenAI accounts to create, each with its model deployments and its place in the balancing order (priority 1 is preferred).')
 param openAiAccounts array
 
+@description('[monitoring]: Log Analytics + Application Insights, the APIM logger and API diagnostic, and token metrics per backend and deployment from the policy (policy-monitoring.xml).')
+param monitoring bool = false
+
+@description('With monitoring: an existing Log Analytics workspace (ARM id) for the new Application Insights component.')
+param existingWorkspaceId string = ''
+
+@description('With monitoring: an existing Application Insights component (ARM id); nothing else is created for it.')
+param existingAppInsightsId string = ''
+
+@description('With monitoring: share of requests logged, 0-100.')
+param samplingPercentage int = 100
+
 var apiName = 'openai'
 var poolId = 'oai-lb-pool'
 
@@ -164,7 +176,8 @@ module api 'modules/api.bicep' = {
     apimName: apim.outputs.name
     apiName: apiName
     apiPath: apiPath
-    policyXml: loadTextContent('policy.xml')
+    // policy-monitoring.xml adds the token metrics (rendered from oai-lb-monitoring.toml).
+    policyXml: monitoring ? loadTextContent('policy-monitoring.xml') : loadTextContent('policy.xml')
   }
   // APIM rejects a policy that names a missing named value or backend.
   dependsOn: [
@@ -182,6 +195,20 @@ module subscription 'modules/subscription.bicep' = {
   }
 }
 
+module monitor 'modules/monitoring.bicep' = if (monitoring) {
+  scope: rg
+  name: 'oai-lb-monitoring'
+  params: {
+    apimName: apim.outputs.name
+    apiName: api.outputs.name
+    location: location
+    existingWorkspaceId: existingWorkspaceId
+    existingAppInsightsId: existingAppInsightsId
+    samplingPercentage: samplingPercentage
+  }
+}
+
 output gatewayUrl string = '${apim.outputs.gatewayUrl}/${apiPath}'
 output identityClientId string = identity.outputs.clientId
 output subscriptionName string = subscription.outputs.name
+output appInsightsId string = monitoring ? monitor.outputs.appInsightsId : ''

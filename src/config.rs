@@ -68,6 +68,8 @@ pub struct Config {
     /// OTLP traces of `serve`; the standard `OTEL_*` variables work too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<TelemetrySection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSection>,
 }
 
 /// `[telemetry]`: where `serve` sends its traces. `OTEL_EXPORTER_OTLP_ENDPOINT`,
@@ -109,6 +111,62 @@ pub enum OtlpProtocol {
     HttpProtobuf,
     #[serde(rename = "grpc")]
     Grpc,
+}
+
+/// `[monitoring]`: a Log Analytics workspace and a workspace-based Application Insights
+/// component (created, or existing ones named by id), the APIM logger and API diagnostic that
+/// send to them, and token metrics emitted by the policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSection {
+    /// An existing Log Analytics workspace (ARM id) for the component `deploy` creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    /// An existing Application Insights component (ARM id): nothing is created but the APIM
+    /// logger and diagnostic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_insights_id: Option<String>,
+    /// Share of requests APIM logs to Application Insights, 0-100.
+    #[serde(default = "default_sampling_percentage")]
+    pub sampling_percentage: f64,
+    /// Headers logged besides the default ones (never credentials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_headers: Vec<String>,
+}
+
+impl Default for MonitoringSection {
+    fn default() -> Self {
+        MonitoringSection {
+            workspace_id: None,
+            app_insights_id: None,
+            sampling_percentage: default_sampling_percentage(),
+            log_headers: Vec::new(),
+        }
+    }
+}
+
+fn default_sampling_percentage() -> f64 {
+    100.0
+}
+
+/// Headers that carry credentials: never logged.
+pub const SECRET_HEADERS: &[&str] =
+    &["api-key", "authorization", "ocp-apim-subscription-key", "proxy-authorization", "cookie", "set-cookie"];
+
+/// `(subscription, resource group, name)` of an ARM id of the given provider type (e.g.
+/// `Microsoft.Insights/components`), compared without case.
+pub fn parse_resource_id<'a>(id: &'a str, resource_type: &str) -> Option<(&'a str, &'a str, &'a str)> {
+    let segments: Vec<&str> = id.trim_end_matches('/').split('/').collect();
+    let (provider, kind) = resource_type.split_once('/')?;
+    let shape = segments.len() == 9
+        && segments[0].is_empty()
+        && segments[1].eq_ignore_ascii_case("subscriptions")
+        && segments[3].eq_ignore_ascii_case("resourceGroups")
+        && segments[5].eq_ignore_ascii_case("providers")
+        && segments[6].eq_ignore_ascii_case(provider)
+        && segments[7].eq_ignore_ascii_case(kind);
+    let named = segments.iter().skip(2).step_by(2).all(|s| !s.is_empty());
+    (shape && named).then(|| (segments[2], segments[4], segments[8]))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -633,6 +691,9 @@ impl Config {
             validate_rank(path, &key("priority"), account.priority, "1 is the most preferred; set priority = 1")?;
             validate_rank(path, &key("weight"), account.weight, "set weight = 1, or remove the key")?;
         }
+        if let Some(monitoring) = &self.monitoring {
+            validate_monitoring(path, monitoring)?;
+        }
         if let Some(apim) = &self.apim {
             if !APIM_SKUS.contains(&apim.sku.as_str()) {
                 return Err(ConfigError::new(
@@ -708,6 +769,64 @@ impl Config {
     pub fn listen_addr(&self) -> SocketAddr {
         self.balancer.listen.parse().expect("validated in Config::validate")
     }
+}
+
+fn validate_monitoring(path: &Path, m: &MonitoringSection) -> Result<(), ConfigError> {
+    let ids = [
+        ("monitoring.workspace_id", &m.workspace_id, "Microsoft.OperationalInsights/workspaces"),
+        ("monitoring.app_insights_id", &m.app_insights_id, "Microsoft.Insights/components"),
+    ];
+    for (key, id, resource_type) in ids {
+        if let Some(id) = id
+            && parse_resource_id(id, resource_type).is_none()
+        {
+            return Err(ConfigError::new(
+                path,
+                key,
+                format!("`{id}` is not the ARM id of a {resource_type} resource"),
+                format!(
+                    "write /subscriptions/SUB/resourceGroups/RG/providers/{resource_type}/NAME, or remove the key to let deploy create one"
+                ),
+            ));
+        }
+    }
+    if m.workspace_id.is_some() && m.app_insights_id.is_some() {
+        return Err(ConfigError::new(
+            path,
+            "monitoring.workspace_id",
+            "an existing Application Insights component already sends to its own workspace",
+            "remove workspace_id, or remove app_insights_id to let deploy create the component in that workspace",
+        ));
+    }
+    let p = m.sampling_percentage;
+    if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+        return Err(ConfigError::new(
+            path,
+            "monitoring.sampling_percentage",
+            format!("{p} is not a percentage"),
+            "use a number from 0 to 100, e.g. sampling_percentage = 100",
+        ));
+    }
+    for (i, header) in m.log_headers.iter().enumerate() {
+        let key = format!("monitoring.log_headers[{i}]");
+        if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            return Err(ConfigError::new(
+                path,
+                key,
+                format!("`{header}` is not a header name"),
+                "use a name such as \"x-ms-region\"",
+            ));
+        }
+        if SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(header)) {
+            return Err(ConfigError::new(
+                path,
+                key,
+                format!("`{header}` carries credentials and is never logged"),
+                "remove it from log_headers",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Backend and account names become header values, metric labels and ARM resource names.
@@ -924,6 +1043,35 @@ deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20", sku 
         let e = c.check_env(path, EnvUse { backend_keys: true, ..EnvUse::default() }).unwrap_err();
         assert!(e.problem.contains("OAI_LB_SURELY_UNSET_VAR"), "{e}");
         assert_eq!(e.key, "backends[0].api_key_env");
+    }
+
+    #[test]
+    fn monitoring_is_checked() {
+        let c = parse("[monitoring]\n").unwrap();
+        assert_eq!(c.monitoring.unwrap().sampling_percentage, 100.0);
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/ai";
+        let c = parse(&format!("[monitoring]\napp_insights_id = \"{id}\"\nsampling_percentage = 25\n")).unwrap();
+        assert_eq!(
+            parse_resource_id(
+                c.monitoring.unwrap().app_insights_id.as_deref().unwrap(),
+                "Microsoft.Insights/components"
+            ),
+            Some(("s", "rg", "ai"))
+        );
+
+        let e = parse("[monitoring]\nsampling_percentage = 101\n").unwrap_err();
+        assert_eq!(e.key, "monitoring.sampling_percentage");
+        let e = parse("[monitoring]\nlog_headers = [\"x-ms-region\", \"Api-Key\"]\n").unwrap_err();
+        assert_eq!(e.key, "monitoring.log_headers[1]");
+        assert!(e.to_string().contains("fix:"), "{e}");
+        let e = parse("[monitoring]\nworkspace_id = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/ai\"\n")
+            .unwrap_err();
+        assert_eq!(e.key, "monitoring.workspace_id");
+        let ws = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w";
+        let e = parse(&format!("[monitoring]\nworkspace_id = \"{ws}\"\napp_insights_id = \"{id}\"\n")).unwrap_err();
+        assert_eq!(e.key, "monitoring.workspace_id");
+        let e = parse("[monitoring]\nsampling = 5\n").unwrap_err();
+        assert!(e.problem.contains("unknown field"), "{e}");
     }
 
     #[test]

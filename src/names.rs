@@ -59,6 +59,29 @@ pub fn account_endpoint(account: &str) -> String {
     format!("https://{account}.openai.azure.com")
 }
 
+/// The Log Analytics workspace `[monitoring]` creates (when it names none).
+pub fn log_analytics_workspace(apim_name: &str) -> String {
+    format!("{apim_name}-logs")
+}
+
+/// The workspace-based Application Insights component `[monitoring]` creates (when it names
+/// none).
+pub fn app_insights(apim_name: &str) -> String {
+    format!("{apim_name}-insights")
+}
+
+/// The APIM logger (type `applicationInsights`) that sends to the component.
+pub const APP_INSIGHTS_LOGGER_ID: &str = "oai-lb-appinsights";
+/// The secret named value holding the component's connection string, which the logger's
+/// credentials name (`{{…}}`) instead of holding it.
+pub const APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE: &str = "oai-lb-appinsights-connection-string";
+/// The OpenAI API's diagnostic: APIM names an Application Insights diagnostic this way.
+pub const API_DIAGNOSTIC_ID: &str = "applicationinsights";
+/// The custom-metric namespace of the policy's token metrics.
+pub const TOKEN_METRIC_NAMESPACE: &str = "oai-lb";
+/// The token metrics' dimension naming the model deployment.
+pub const DEPLOYMENT_DIMENSION: &str = "Deployment";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -352,3 +352,45 @@ fn bicep_creates_the_resources_the_cli_converges() {
     // The pool strategy's pool backend has the CLI's name too.
     assert_eq!(s("poolId"), oai_lb::names::POOL_BACKEND_ID);
 }
+
+#[test]
+fn monitoring_matches_the_cli() {
+    use oai_lb::azure::monitoring::{REQUEST_HEADERS, RESPONSE_HEADERS};
+    use oai_lb::names;
+    let dir = bicep_dir();
+    // The policy main.bicep deploys with monitoring = true is current, and its config is
+    // bicep/oai-lb.toml plus [monitoring].
+    let monitored = Config::load(&dir.join("oai-lb-monitoring.toml")).expect("bicep/oai-lb-monitoring.toml is valid");
+    let plain = Config::load(&dir.join("oai-lb.toml")).unwrap();
+    assert!(monitored.monitoring.is_some());
+    assert_eq!(
+        Config { monitoring: None, ..monitored.clone() },
+        plain,
+        "oai-lb-monitoring.toml = oai-lb.toml + [monitoring]"
+    );
+    let rendered = policy::render(&monitored, policy::configured_strategy(&monitored)).unwrap();
+    let committed = std::fs::read_to_string(dir.join("policy-monitoring.xml")).unwrap();
+    assert!(
+        committed == rendered,
+        "bicep/policy-monitoring.xml is stale: run `cargo run -- policy render --config bicep/oai-lb-monitoring.toml --out bicep/policy-monitoring.xml`"
+    );
+    assert!(committed.contains("azure-openai-emit-token-metric"));
+    // Names and logged headers are the CLI's.
+    let module = std::fs::read_to_string(dir.join("modules/monitoring.bicep")).unwrap();
+    for name in [
+        names::log_analytics_workspace("${apimName}"),
+        names::app_insights("${apimName}"),
+        names::APP_INSIGHTS_LOGGER_ID.to_string(),
+        names::APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE.to_string(),
+        names::API_DIAGNOSTIC_ID.to_string(),
+    ] {
+        assert!(module.contains(&format!("name: '{name}'")), "monitoring.bicep does not name {name}");
+    }
+    for header in REQUEST_HEADERS.iter().chain(RESPONSE_HEADERS) {
+        assert!(module.contains(&format!("'{header}'")), "monitoring.bicep does not log {header}");
+    }
+    for secret in oai_lb::config::SECRET_HEADERS {
+        assert!(!module.contains(&format!("    '{secret}'")), "monitoring.bicep logs {secret}");
+    }
+    assert!(module.contains("metrics: true"));
+}

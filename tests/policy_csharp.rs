@@ -194,8 +194,10 @@ fn every_policy() -> Vec<(String, String)> {
             }
         }
     }
-    let bicep = Path::new(env!("CARGO_MANIFEST_DIR")).join("bicep/policy.xml");
-    all.push(("bicep/policy.xml".into(), std::fs::read_to_string(bicep).unwrap()));
+    for file in ["bicep/policy.xml", "bicep/policy-monitoring.xml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        all.push((file.into(), std::fs::read_to_string(path).unwrap()));
+    }
     all
 }
 

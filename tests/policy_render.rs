@@ -9,7 +9,7 @@ use oai_lb::policy::{self, POOL_BACKEND_ID, PolicyError};
 use quick_xml::events::Event;
 
 mod policy_configs;
-use policy_configs::{ALL, ENTRA_ONLY, FULL, KEYS_ONLY, PRIMARY};
+use policy_configs::{ALL, ENTRA_ONLY, FULL, KEYS_ONLY, MONITORED, PRIMARY};
 
 fn config(text: &str) -> Config {
     // SAFETY: every test sets the same value; nothing else reads it.
@@ -280,6 +280,51 @@ fn pool_structure() {
     assert_eq!(retry.child("set-backend-service").attr("backend-id"), POOL_BACKEND_ID);
     assert_eq!(retry.child("forward-request").attr("buffer-request-body"), "true");
     assert!(root.find_all("cache-lookup-value").is_empty(), "APIM keeps the state of a pool");
+}
+
+#[test]
+fn monitored_policy_snapshot() {
+    insta::assert_snapshot!("smart_monitored", render(MONITORED, Strategy::Policy));
+}
+
+#[test]
+fn token_metrics_only_with_monitoring_in_inbound_per_backend_and_deployment() {
+    for text in [FULL, PRIMARY, ENTRA_ONLY, KEYS_ONLY] {
+        for strategy in [Strategy::Policy, Strategy::Pool] {
+            if let Ok(xml) = policy::render(&config(text), strategy) {
+                assert!(!xml.contains("emit-token-metric"), "{strategy:?} without [monitoring]: {xml}");
+            }
+        }
+    }
+    for strategy in [Strategy::Policy, Strategy::Pool] {
+        let root = parse(&render(MONITORED, strategy));
+        let metrics = root.find_all("azure-openai-emit-token-metric");
+        assert_eq!(metrics.len(), 1, "{strategy:?}");
+        // APIM allows the policy in <inbound> only.
+        let inbound = root.child("inbound");
+        let metric = inbound.child("azure-openai-emit-token-metric");
+        assert_eq!(metric.attr("namespace"), oai_lb::names::TOKEN_METRIC_NAMESPACE);
+        let dimensions: BTreeMap<&str, &str> = metric
+            .children
+            .iter()
+            .map(|d| (d.attr("name"), d.attrs.get("value").map(String::as_str).unwrap_or("")))
+            .collect();
+        assert_eq!(dimensions.keys().copied().collect::<Vec<_>>(), ["API ID", "Backend ID", "Deployment"]);
+        assert_eq!(dimensions["API ID"], "", "a default dimension: APIM fills it in");
+        assert_eq!(dimensions["Backend ID"], "", "a default dimension: the backend that answered");
+        assert!(dimensions["Deployment"].starts_with('@'), "{strategy:?}: {dimensions:?}");
+        if strategy == Strategy::Policy {
+            // The deployment variable is set before the metric reads it.
+            let names: Vec<&str> = inbound.children.iter().map(|c| c.name.as_str()).collect();
+            let set = inbound
+                .children
+                .iter()
+                .position(|c| c.name == "set-variable" && c.attr("name") == "oaiLbDeployment")
+                .unwrap();
+            let emit = names.iter().position(|n| *n == "azure-openai-emit-token-metric").unwrap();
+            assert!(set < emit, "{names:?}");
+        }
+    }
 }
 
 #[test]

@@ -30,7 +30,10 @@ pub async fn plan(client: &ArmClient, stack: &Stack, removed: Option<&str>) -> R
         ));
     }
     for change in &mut plan.changes {
-        if !matches!(change.resource.kind, Kind::NamedValue | Kind::Backend | Kind::ApiPolicy) {
+        // `[monitoring]`'s connection string is `deploy`'s business, like the component it
+        // comes from.
+        let monitoring = change.resource.name == names::APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE;
+        if !matches!(change.resource.kind, Kind::NamedValue | Kind::Backend | Kind::ApiPolicy) || monitoring {
             change.action = Action::Unchanged;
         }
     }

@@ -131,7 +131,9 @@ fn deletions(plan: &Plan, keep_openai: bool, keep_group: bool) -> Vec<Deletion> 
         keep_group && kind == Kind::ResourceGroup
             || keep_openai && matches!(kind, Kind::ResourceGroup | Kind::Account | Kind::ModelDeployment)
     };
-    let doomed: Vec<bool> = plan.changes.iter().map(|c| c.current.is_some() && !kept(c.resource.kind)).collect();
+    // Existing resources the config names (`[monitoring]` ids) are not ours to delete.
+    let doomed: Vec<bool> =
+        plan.changes.iter().map(|c| c.current.is_some() && !c.resource.existing && !kept(c.resource.kind)).collect();
     let goes_with_parent = |mut i: usize| {
         while let Some(parent) = plan.changes[i].resource.parent {
             if doomed[parent] && plan.changes[parent].resource.kind != Kind::ResourceGroup {

@@ -9,6 +9,7 @@
 pub mod backends;
 mod converge;
 pub mod destroy;
+pub mod monitoring;
 pub mod named_values;
 mod openapi;
 mod plan;
@@ -18,8 +19,8 @@ mod status;
 
 pub use converge::{Event, Observer, Outcome, converge};
 pub use plan::{Action, Change, Plan, plan};
-pub use stack::{BackendKeys, Kind, Outputs, Resource, Stack};
-pub use status::{BackendState, Status, status};
+pub use stack::{BackendKeys, Kind, MonitoringTarget, Outputs, Resource, Stack};
+pub use status::{BackendState, MonitoringStatus, Status, status};
 
 pub use crate::arm::{ArmClient, Tuning};
 use crate::arm::{ArmError, ArmSettings};
@@ -58,6 +59,10 @@ pub const API_VERSIONS: &[(&str, &str)] = &[
     ("Microsoft.ApiManagement/service/apis", "2024-05-01"),
     ("Microsoft.ApiManagement/service/apis/policies", "2024-05-01"),
     ("Microsoft.ApiManagement/service/subscriptions", "2024-05-01"),
+    ("Microsoft.ApiManagement/service/loggers", "2024-05-01"),
+    ("Microsoft.ApiManagement/service/apis/diagnostics", "2024-05-01"),
+    ("Microsoft.OperationalInsights/workspaces", "2025-07-01"),
+    ("Microsoft.Insights/components", "2020-02-02"),
 ];
 
 /// The api-version for a resource type of [`API_VERSIONS`].

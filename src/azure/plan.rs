@@ -105,6 +105,12 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
                     outputs.learn(resources[i].kind, &value);
                     current[i] = Some(value);
                 }
+                None if resources[i].existing => {
+                    return Err(AzureError::config(
+                        format!("{} does not exist: {}", resources[i].label, resources[i].id()),
+                        "correct the id in [monitoring], or remove it to let deploy create one",
+                    ));
+                }
                 None => absent[i] = true,
             }
         }
@@ -118,6 +124,8 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
         .zip(current)
         .map(|(resource, current)| {
             let action = match &current {
+                // Not ours: it was read and exists; it is never written.
+                Some(_) if resource.existing => Action::Unchanged,
                 None => Action::Create,
                 Some(now) => {
                     let mut fields = match resource.kind {

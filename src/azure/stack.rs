@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{AzureError, api_version, openapi, policy};
-use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, Strategy};
+use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, MonitoringSection, Strategy};
 use crate::names::{
-    self, API_ID, BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
+    self, API_DIAGNOSTIC_ID, API_ID, APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE, APP_INSIGHTS_LOGGER_ID,
+    BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
 };
 
 /// Cognitive Services OpenAI User: call the inference API, nothing else.
@@ -51,6 +52,14 @@ pub enum Kind {
     Api,
     ApiPolicy,
     Subscription,
+    /// `[monitoring]`: a Log Analytics workspace.
+    Workspace,
+    /// `[monitoring]`: a workspace-based Application Insights component.
+    AppInsights,
+    /// `[monitoring]`: the APIM logger sending to the component.
+    Logger,
+    /// `[monitoring]`: the OpenAI API's Application Insights diagnostic.
+    ApiDiagnostic,
 }
 
 impl Kind {
@@ -67,6 +76,10 @@ impl Kind {
             Kind::Api => "Microsoft.ApiManagement/service/apis",
             Kind::ApiPolicy => "Microsoft.ApiManagement/service/apis/policies",
             Kind::Subscription => "Microsoft.ApiManagement/service/subscriptions",
+            Kind::Workspace => "Microsoft.OperationalInsights/workspaces",
+            Kind::AppInsights => "Microsoft.Insights/components",
+            Kind::Logger => "Microsoft.ApiManagement/service/loggers",
+            Kind::ApiDiagnostic => "Microsoft.ApiManagement/service/apis/diagnostics",
         }
     }
 
@@ -113,6 +126,24 @@ impl Kind {
             ],
             Kind::ApiPolicy => &["/properties/value"],
             Kind::Subscription => &["/properties/displayName", "/properties/scope", "/properties/state"],
+            Kind::Workspace => &["/properties/sku/name", "/properties/retentionInDays"],
+            Kind::AppInsights => &[
+                "/kind",
+                "/properties/Application_Type",
+                "/properties/WorkspaceResourceId",
+                "/properties/IngestionMode",
+            ],
+            Kind::Logger => &["/properties/loggerType", "/properties/credentials", "/properties/resourceId"],
+            Kind::ApiDiagnostic => &[
+                "/properties/loggerId",
+                "/properties/alwaysLog",
+                "/properties/sampling",
+                "/properties/frontend",
+                "/properties/backend",
+                "/properties/httpCorrelationProtocol",
+                "/properties/verbosity",
+                "/properties/metrics",
+            ],
         }
     }
 }
@@ -142,6 +173,11 @@ pub struct Resource {
     deleted_id: Option<String>,
     /// A secret named value: its value is read with `listValue`, never shown.
     pub secret: bool,
+    /// Needs the Application Insights connection string, known once the component exists.
+    needs_connection_string: bool,
+    /// Not ours: an existing resource the config names. It is read (it must exist), never
+    /// written or deleted.
+    pub existing: bool,
 }
 
 impl std::fmt::Debug for Resource {
@@ -176,7 +212,7 @@ impl Resource {
 
     /// True once every value it needs is known.
     pub fn resolved(&self) -> bool {
-        !self.needs_identity
+        !self.needs_identity && !self.needs_connection_string
     }
 
     pub fn owned_fields(&self) -> &'static [&'static str] {
@@ -189,6 +225,12 @@ impl Resource {
     pub fn resolve(&mut self, outputs: &Outputs) {
         if let Some(endpoint) = self.endpoint_of.as_ref().and_then(|a| outputs.endpoints.get(a)) {
             self.body["properties"]["url"] = json!(format!("{}/openai", endpoint.trim_end_matches('/')));
+        }
+        if self.needs_connection_string
+            && let Some(connection_string) = &outputs.app_insights_connection_string
+        {
+            self.body["properties"]["value"] = json!(connection_string);
+            self.needs_connection_string = false;
         }
         if !self.needs_identity {
             return;
@@ -218,6 +260,10 @@ pub struct Outputs {
     pub gateway_url: Option<String>,
     /// Each `[[openai]]` account's `properties.endpoint`, by account name.
     pub endpoints: BTreeMap<String, String>,
+    /// The Application Insights component's connection string (a secret: never shown).
+    pub app_insights_connection_string: Option<String>,
+    /// The Log Analytics workspace the component sends to.
+    pub workspace_id: Option<String>,
 }
 
 impl Outputs {
@@ -235,6 +281,11 @@ impl Outputs {
                     self.endpoints.insert(name, endpoint);
                 }
             }
+            Kind::AppInsights => {
+                self.app_insights_connection_string =
+                    text("/properties/ConnectionString").or(self.app_insights_connection_string.take());
+                self.workspace_id = text("/properties/WorkspaceResourceId").or(self.workspace_id.take());
+            }
             _ => {}
         }
     }
@@ -248,6 +299,15 @@ pub struct Stack {
     pub backends: Vec<GatewayBackend>,
     apim_id: String,
     api_path: String,
+    monitoring: Option<MonitoringTarget>,
+}
+
+/// Where `[monitoring]` sends: the Application Insights component and, when the config
+/// knows it, its Log Analytics workspace (ARM ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitoringTarget {
+    pub app_insights_id: String,
+    pub workspace_id: Option<String>,
 }
 
 impl Stack {
@@ -282,7 +342,13 @@ impl Stack {
         policy_deps.push(api);
         b.api_policy(config, api, &policy_deps)?;
         b.subscription(service, api);
-        Ok(Stack { resources: b.resources, backends, apim_id: b.apim_id, api_path: apim.api_path.clone() })
+        let monitoring = config.monitoring.as_ref().map(|m| b.monitoring(m, rg, service, api));
+        Ok(Stack { resources: b.resources, backends, apim_id: b.apim_id, api_path: apim.api_path.clone(), monitoring })
+    }
+
+    /// Where `[monitoring]` sends logs and metrics, when the config has it.
+    pub fn monitoring(&self) -> Option<&MonitoringTarget> {
+        self.monitoring.as_ref()
     }
 
     /// The resources of one kind, in dependency order.
@@ -581,6 +647,76 @@ impl<'a> Builder<'a> {
         self.add(Kind::Subscription, SUBSCRIPTION_ID, label, id, body, Some(service), &[api])
     }
 
+    /// `[monitoring]`: the workspace and the component (created, or existing ones read for
+    /// their connection string), the secret named value holding the connection string, the
+    /// logger naming it, and the API diagnostic with custom metrics on.
+    fn monitoring(&mut self, m: &MonitoringSection, rg: usize, service: usize, api: usize) -> MonitoringTarget {
+        let location = self.azure.location.clone();
+        let (component, target) = match &m.app_insights_id {
+            Some(id) => {
+                let i = self.existing(Kind::AppInsights, id, "Application Insights component");
+                (i, MonitoringTarget { app_insights_id: id.clone(), workspace_id: None })
+            }
+            None => {
+                let (workspace, workspace_id) = match &m.workspace_id {
+                    Some(id) => (self.existing(Kind::Workspace, id, "Log Analytics workspace"), id.clone()),
+                    None => {
+                        let name = names::log_analytics_workspace(&self.apim.name);
+                        let id = format!("{}/providers/Microsoft.OperationalInsights/workspaces/{name}", self.rg_id);
+                        let body = json!({
+                            "location": location,
+                            "properties": {"sku": {"name": "PerGB2018"}, "retentionInDays": 30},
+                        });
+                        let label = format!("Log Analytics workspace {name}");
+                        (self.add(Kind::Workspace, &name, label, id.clone(), body, Some(rg), &[]), id)
+                    }
+                };
+                let name = names::app_insights(&self.apim.name);
+                let id = format!("{}/providers/Microsoft.Insights/components/{name}", self.rg_id);
+                let body = json!({
+                    "location": location,
+                    "kind": "web",
+                    "properties": {
+                        "Application_Type": "web",
+                        "WorkspaceResourceId": workspace_id,
+                        "IngestionMode": "LogAnalytics",
+                    },
+                });
+                let label = format!("Application Insights component {name}");
+                let i = self.add(Kind::AppInsights, &name, label, id.clone(), body, Some(rg), &[workspace]);
+                (i, MonitoringTarget { app_insights_id: id, workspace_id: Some(workspace_id) })
+            }
+        };
+        let value =
+            self.named_value(APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE, json!(""), true, service, &[component]);
+        self.resources[value].needs_connection_string = true;
+        let logger_id = format!("{}/loggers/{APP_INSIGHTS_LOGGER_ID}", self.apim_id);
+        let body = json!({"properties": {
+            "loggerType": "applicationInsights",
+            "description": "oai-lb: gateway logs and token metrics",
+            "credentials": {"connectionString": format!("{{{{{APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE}}}}}")},
+            "isBuffered": true,
+            "resourceId": target.app_insights_id,
+        }});
+        let label = format!("logger {APP_INSIGHTS_LOGGER_ID}");
+        let logger =
+            self.add(Kind::Logger, APP_INSIGHTS_LOGGER_ID, label, logger_id.clone(), body, Some(service), &[value]);
+        let body = json!({"properties": super::monitoring::api_diagnostic(m, &logger_id)});
+        let id = format!("{}/apis/{API_ID}/diagnostics/{API_DIAGNOSTIC_ID}", self.apim_id);
+        let label = format!("diagnostic {API_DIAGNOSTIC_ID} of API {API_ID}");
+        self.add(Kind::ApiDiagnostic, API_DIAGNOSTIC_ID, label, id, body, Some(api), &[logger]);
+        target
+    }
+
+    /// An existing resource the config names by id: read, never written.
+    fn existing(&mut self, kind: Kind, id: &str, what: &str) -> usize {
+        let name = id.rsplit('/').next().unwrap_or(id).to_string();
+        let label = format!("{what} {name} (existing)");
+        let i = self.add(kind, &name, label, id.to_string(), json!({}), None, &[]);
+        self.resources[i].existing = true;
+        i
+    }
+
     fn deleted_account_id(&self, location: &str, account: &str) -> String {
         format!(
             "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{}/resourceGroups/{}/deletedAccounts/{account}",
@@ -616,6 +752,8 @@ impl<'a> Builder<'a> {
             endpoint_of: None,
             deleted_id: None,
             secret: false,
+            needs_connection_string: false,
+            existing: false,
         });
         self.resources.len() - 1
     }

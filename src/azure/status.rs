@@ -1,6 +1,7 @@
 //! `status`: the gateway URL, each backend's deployed state and the drift, from one plan.
 
 use super::{Action, ArmClient, AzureError, Kind, Plan, Stack};
+use crate::names::{API_DIAGNOSTIC_ID, APP_INSIGHTS_LOGGER_ID};
 
 /// What is deployed, compared with the config.
 #[derive(Debug, Clone)]
@@ -12,6 +13,25 @@ pub struct Status {
     pub policy: Option<Action>,
     /// Every resource that differs from the config: (its label, what deploy would do).
     pub drift: Vec<(String, Action)>,
+    /// Where `[monitoring]` sends logs and token metrics.
+    pub monitoring: Option<MonitoringStatus>,
+}
+
+/// Where to look for the gateway's logs and token metrics.
+#[derive(Debug, Clone)]
+pub struct MonitoringStatus {
+    /// The Application Insights component (ARM id).
+    pub app_insights_id: String,
+    /// Its Log Analytics workspace (ARM id), once known.
+    pub workspace_id: Option<String>,
+    /// What `deploy` would do to the logger and the API diagnostic (`None`: not read, APIM
+    /// is missing).
+    pub logger: Option<Action>,
+    pub diagnostic: Option<Action>,
+    /// The metrics the policy emits.
+    pub metrics: String,
+    /// The KQL for tokens per deployment per backend in the last hour.
+    pub tokens_query: &'static str,
 }
 
 /// One gateway backend of the config and its deployed state.
@@ -41,6 +61,14 @@ pub async fn status(client: &ArmClient, stack: &Stack) -> Result<Status, AzureEr
         backends,
         policy: plan.changes.iter().find(|c| c.resource.kind == Kind::ApiPolicy).map(|c| c.action.clone()),
         drift: drift(&plan),
+        monitoring: stack.monitoring().map(|m| MonitoringStatus {
+            app_insights_id: m.app_insights_id.clone(),
+            workspace_id: m.workspace_id.clone().or(plan.outputs.workspace_id.clone()),
+            logger: plan.action(Kind::Logger, APP_INSIGHTS_LOGGER_ID).cloned(),
+            diagnostic: plan.action(Kind::ApiDiagnostic, API_DIAGNOSTIC_ID).cloned(),
+            metrics: super::monitoring::token_metrics_hint(),
+            tokens_query: super::monitoring::TOKENS_BY_DEPLOYMENT_AND_BACKEND_KQL,
+        }),
     })
 }
 

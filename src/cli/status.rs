@@ -27,6 +27,19 @@ struct Status {
     policy: String,
     /// Every resource that differs from the config.
     drift: Vec<Drift>,
+    /// Where `[monitoring]` sends logs and token metrics (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monitoring: Option<Monitoring>,
+}
+
+#[derive(Debug, Serialize)]
+struct Monitoring {
+    app_insights_id: String,
+    workspace_id: Option<String>,
+    logger: String,
+    diagnostic: String,
+    metrics: String,
+    tokens_query: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +76,14 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             .collect(),
         policy: describe_or_unknown(found.policy.as_ref()),
         drift: found.drift.into_iter().map(|(resource, action)| Drift { resource, action }).collect(),
+        monitoring: found.monitoring.map(|m| Monitoring {
+            logger: describe_or_unknown(m.logger.as_ref()),
+            diagnostic: describe_or_unknown(m.diagnostic.as_ref()),
+            app_insights_id: m.app_insights_id,
+            workspace_id: m.workspace_id,
+            metrics: m.metrics,
+            tokens_query: m.tokens_query.to_string(),
+        }),
     };
     print(printer, &status)?;
     match (args.check, status.drift.len()) {
@@ -85,6 +106,18 @@ fn print(printer: &Printer, status: &Status) -> Result<(), Error> {
     }
     printer.line(table)?;
     printer.line(format!("Policy: {}", status.policy))?;
+    if let Some(m) = &status.monitoring {
+        printer.line(format!("Monitoring: logger {}, API diagnostic {}", m.logger, m.diagnostic))?;
+        printer.line(format!("  Application Insights: {}", m.app_insights_id))?;
+        if let Some(workspace) = &m.workspace_id {
+            printer.line(format!("  Log Analytics workspace: {workspace}"))?;
+        }
+        printer.line(format!("  Token metrics: {}", m.metrics))?;
+        printer.line(format!(
+            "  Tokens per deployment per backend, last hour (Application Insights > Logs):\n    {}",
+            m.tokens_query
+        ))?;
+    }
     if status.drift.is_empty() {
         printer.line("No drift: Azure matches the config.")?;
     } else {

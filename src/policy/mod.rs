@@ -184,6 +184,8 @@ struct Options {
     show_backend_to_all: bool,
     client_auth: Option<ClientAuth>,
     tenant_id: Option<String>,
+    /// `[monitoring]`: emit token metrics per backend and deployment.
+    token_metrics: bool,
 }
 
 impl Options {
@@ -199,6 +201,7 @@ impl Options {
             show_backend_to_all: config.apim.as_ref().is_some_and(|a| a.show_backend_to_all),
             client_auth: config.apim.as_ref().and_then(|a| a.client_auth.clone()),
             tenant_id: config.azure.as_ref().and_then(|a| a.tenant_id.clone()),
+            token_metrics: config.monitoring.is_some(),
         }
     }
 
@@ -221,6 +224,7 @@ mod common {
         CLIENT_APP_ID_NAMED_VALUE, CLIENT_AUDIENCE_NAMED_VALUE, COGNITIVE_SERVICES_RESOURCE,
         IDENTITY_CLIENT_ID_NAMED_VALUE, Options, SHOW_BACKEND_HEADER, TENANT_ID_NAMED_VALUE,
     };
+    use crate::names::{DEPLOYMENT_DIMENSION, TOKEN_METRIC_NAMESPACE};
 
     /// The variable holding the managed identity's token for Azure OpenAI.
     pub const TOKEN_VARIABLE: &str = "oaiLbToken";
@@ -361,6 +365,18 @@ mod common {
         format!(
             "@(context.Response != null && (context.Response.StatusCode == 429 || context.Response.StatusCode == 408 || context.Response.StatusCode >= 500{ours}))"
         )
+    }
+
+    /// Token metrics (Total, Prompt, Completion Tokens) to Application Insights, by API,
+    /// backend (APIM fills in the backend that answered) and deployment (`deployment` is its
+    /// expression). APIM allows this policy in `<inbound>` only; it counts the response's
+    /// `usage` (and estimates streamed ones) once the request is done.
+    pub fn emit_token_metric(deployment: &str) -> Element {
+        Element::new("azure-openai-emit-token-metric")
+            .attr("namespace", TOKEN_METRIC_NAMESPACE)
+            .child(Element::new("dimension").attr("name", "API ID"))
+            .child(Element::new("dimension").attr("name", "Backend ID"))
+            .child(Element::new("dimension").attr("name", DEPLOYMENT_DIMENSION).attr("value", deployment))
     }
 
     pub fn section(name: &'static str) -> Element {

@@ -26,6 +26,11 @@ pub(super) fn document(options: &Options, backend_count: usize) -> Element {
             .comment("No backend takes an Authorization header from here (api-keys come from the backend resources).")
             .child(common::drop_authorization());
     }
+    if options.token_metrics {
+        inbound = inbound
+            .comment("Tokens per backend and deployment to Application Insights ([monitoring]).")
+            .child(common::emit_token_metric(super::smart::DEPLOYMENT_EXPR));
+    }
     // One retry per other backend: the circuit breaker has taken the failed one out of the pool.
     let retries = backend_count.max(1);
     let backend = Element::new("backend").child(

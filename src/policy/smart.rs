@@ -70,7 +70,7 @@ fn inbound(options: &Options) -> Element {
             .comment("Token for backends that use Entra (APIM's managed identity).")
             .child(common::managed_identity_token());
     }
-    inbound
+    inbound = inbound
         .comment("The backend list (id, priority, weight, auth, deployments) and its hash, from a named value.")
         .child(set_variable(BACKENDS_JSON, format!("{{{{{BACKENDS_NAMED_VALUE}}}}}")))
         .child(set_variable(BACKENDS, format!(r#"@((JArray)JObject.Parse((string)context.Variables["{BACKENDS_JSON}"])["backends"])"#)))
@@ -85,7 +85,13 @@ fn inbound(options: &Options) -> Element {
         .child(set_variable(TRIED, "|"))
         .child(set_variable(ATTEMPTS, "@(0)"))
         .child(set_variable(RETRY, "@(false)"))
-        .children(common::keep_client_authorization(options))
+        .children(common::keep_client_authorization(options));
+    if options.token_metrics {
+        inbound = inbound
+            .comment("Tokens per backend and deployment to Application Insights ([monitoring]).")
+            .child(common::emit_token_metric(&format!(r#"@((string)context.Variables["{DEPLOYMENT}"])"#)));
+    }
+    inbound
 }
 
 fn backend(options: &Options) -> Element {
@@ -324,7 +330,7 @@ fn vars(template: &str) -> String {
 
 /// The deployment: `/deployments/{name}/` in the path, else the body's `model` on the
 /// `/v1/` APIs, else "" (one key per backend).
-const DEPLOYMENT_EXPR: &str = r#"@{
+pub(super) const DEPLOYMENT_EXPR: &str = r#"@{
     var path = context.Request.OriginalUrl.Path;
     var match = Regex.Match(path, "/deployments/([^/?]+)");
     if (match.Success)

@@ -4,7 +4,8 @@
 //! rejected), answers long-running PUTs with 201 + `Azure-AsyncOperation` and a few
 //! `InProgress` polls, requires parents to exist and be provisioned, injects throttling and
 //! server errors, answers `PrincipalNotFound` for a new identity's first role assignments,
-//! rejects a policy naming a missing `{{named value}}`, stores policies re-serialized as
+//! rejects a policy (or a logger's credentials) naming a missing `{{named value}}`, gives
+//! Application Insights components their keys, stores policies re-serialized as
 //! APIM does (`apim_xml`), and records every request.
 //!
 //! It also behaves as ARM does where that bites: a new APIM service stays `Activating` for
@@ -225,7 +226,8 @@ impl FakeArm {
         change(&mut stored.body);
     }
 
-    /// Creates a resource behind the CLI's back (someone else's, or one made in the portal).
+    /// Creates a resource behind the CLI's back (someone else's, one made in the portal, or
+    /// one in another resource group), as ARM would return it.
     pub fn insert(&self, id: &str, mut body: Value) {
         body["id"] = json!(id);
         body["name"] = json!(id.rsplit('/').next().unwrap_or(""));
@@ -585,9 +587,16 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
             return error(400, "PrincipalNotFound", &format!("Principal {principal} does not exist in the directory."));
         }
     }
-    if lower.contains("/apis/") && lower.ends_with("/policies/policy") {
-        let xml = body.pointer("/properties/value").and_then(Value::as_str).unwrap_or("");
-        let service = &lower[..lower.find("/apis/").unwrap_or(0)];
+    // APIM resolves `{{named value}}` references in a policy and in a logger's credentials.
+    let references = if lower.contains("/apis/") && lower.ends_with("/policies/policy") {
+        body.pointer("/properties/value").and_then(Value::as_str).map(str::to_string)
+    } else if is_apim_child(lower, "loggers") {
+        body.pointer("/properties/credentials").map(Value::to_string)
+    } else {
+        None
+    };
+    if let Some(xml) = references.as_deref() {
+        let service = &lower[..lower.find("/apis/").or(lower.find("/loggers/")).unwrap_or(0)];
         for name in named_value_refs(xml) {
             let exists = st.resources.iter().any(|(k, s)| {
                 k.starts_with(&format!("{service}/namedvalues/"))
@@ -641,6 +650,25 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
     if lower.contains("/microsoft.cognitiveservices/accounts/") && segments.len() == 8 {
         let sub = props.get("customSubDomainName").and_then(Value::as_str).unwrap_or(segments[7]).to_string();
         props.insert("endpoint".into(), json!(format!("https://{sub}.openai.azure.com/")));
+    }
+    if lower.contains("/microsoft.insights/components/") && segments.len() == 8 {
+        let key = keep("/properties/InstrumentationKey").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
+        let connection = format!(
+            "InstrumentationKey={};IngestionEndpoint=https://eastus-8.in.applicationinsights.azure.com/",
+            key.as_str().unwrap_or_default()
+        );
+        props.insert("InstrumentationKey".into(), key);
+        props.insert("ConnectionString".into(), json!(connection));
+        props.insert(
+            "AppId".into(),
+            keep("/properties/AppId").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+        );
+    }
+    if lower.contains("/microsoft.operationalinsights/workspaces/") && segments.len() == 8 {
+        props.insert(
+            "customerId".into(),
+            keep("/properties/customerId").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+        );
     }
     if is_apim_child(lower, "subscriptions") {
         for k in ["primaryKey", "secondaryKey"] {

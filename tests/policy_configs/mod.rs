@@ -135,6 +135,34 @@ url = "https://contoso-westus.openai.azure.com"
 priority = 2
 "#;
 
+/// `[monitoring]` on, with Entra backends only so that both strategies render: token metrics
+/// per backend and deployment.
+pub const MONITORED: &str = r#"
+[azure]
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg-oai-lb"
+location = "eastus"
+
+[apim]
+name = "apim-oai-lb"
+publisher_email = "ops@example.com"
+publisher_name = "Contoso"
+
+[monitoring]
+sampling_percentage = 25
+
+[[backends]]
+name = "eastus"
+url = "https://contoso-eastus.openai.azure.com"
+auth = "entra"
+
+[[openai]]
+name = "contoso-france"
+location = "francecentral"
+priority = 2
+deployments = [{ name = "gpt-4o", model = "gpt-4o", version = "2024-11-20" }]
+"#;
+
 /// Every configuration with the strategies it can be rendered for.
 pub const ALL: &[(&str, &str)] = &[
     ("full", FULL),
@@ -142,4 +170,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("agreement", AGREEMENT),
     ("entra_only", ENTRA_ONLY),
     ("keys_only", KEYS_ONLY),
+    ("monitored", MONITORED),
 ];
