@@ -18,6 +18,7 @@ use super::active::ActiveConfig;
 use super::body::ProxyBody;
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
+use super::upstream::ResponseBody;
 use super::{Shared, UpstreamClient, Worker};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
@@ -212,17 +213,17 @@ fn next_backend(
 /// What one attempt means for the request.
 enum Verdict {
     /// Return this answer to the client.
-    Commit(Response<Incoming>),
+    Commit(Response<ResponseBody>),
     /// Cool the backend for `cooldown` and try the next; `answer` is the backend's own
     /// answer, worth returning if no backend remains.
-    FailOver { cooldown: Duration, answer: Option<Response<Incoming>> },
+    FailOver { cooldown: Duration, answer: Option<Response<ResponseBody>> },
 }
 
 /// Judges one attempt's outcome (rules 4, 5 and 7 of the design) and records it.
 fn judge(
     active: &ActiveConfig,
     next: Next,
-    outcome: Result<Response<Incoming>, AttemptError>,
+    outcome: Result<Response<ResponseBody>, AttemptError>,
     latency: Duration,
 ) -> Verdict {
     let index = next.index;
@@ -258,7 +259,7 @@ fn commit(
     active: &ActiveConfig,
     index: usize,
     request: &Buffered,
-    response: Response<Incoming>,
+    response: Response<ResponseBody>,
     attempts: u32,
 ) -> Response<ProxyBody> {
     let status = response.status();
@@ -314,26 +315,26 @@ async fn attempt(
     active: &ActiveConfig,
     index: usize,
     request: &Buffered,
-) -> Result<Response<Incoming>, AttemptError> {
+) -> Result<Response<ResponseBody>, AttemptError> {
     let Buffered { parts, body, .. } = request;
     let upstream = &active.upstreams[index];
-    let uri = upstream.uri(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let uri = upstream.origin_form(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = parts.headers.clone();
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
     let timeout = active.settings.response_timeout;
-    match tokio::time::timeout(timeout, client.request(request)).await {
+    match tokio::time::timeout(timeout, client.send(upstream.scheme(), upstream.authority(), request)).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&e))),
+        Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&*e))),
         Err(_) => Err(AttemptError::Timeout(timeout)),
     }
 }
 
 /// The response the client gets: the backend's head and streaming body, cleaned of
 /// hop-by-hop headers and labelled with the backend and the number of attempts.
-fn labelled(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
+fn labelled(response: Response<ResponseBody>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     parts.headers.insert(X_OAI_LB_BACKEND, backend);
