@@ -8,6 +8,7 @@ mod demo;
 mod deploy;
 mod destroy;
 mod init;
+mod log_writer;
 mod named_values;
 mod output;
 pub mod policy;
@@ -87,7 +88,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let printer = Printer::new(&cli.global);
     // The demo draws a live table on the terminal: per-request log lines would tear it.
     let quiet_by_default = matches!(cli.command, Command::Demo(_));
-    printer.init_logging(quiet_by_default);
+    let _flush_logs_at_exit = printer.init_logging(quiet_by_default);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),

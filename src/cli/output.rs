@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use super::{GlobalArgs, OutputFormat};
+use super::{GlobalArgs, OutputFormat, log_writer};
 use crate::config::ConfigError;
 
 /// A command's failure, printed as one line by `main`.
@@ -84,9 +84,10 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Logs go to stderr; `RUST_LOG` wins over -v/-q. `quiet_by_default` drops the
-    /// per-request info lines unless -v asks for them.
-    pub fn init_logging(&self, quiet_by_default: bool) {
+    /// Logs go to stderr, buffered per thread (see [`log_writer`]); `RUST_LOG` wins over
+    /// -v/-q. `quiet_by_default` drops the per-request info lines unless -v asks for them.
+    /// Hold the returned guard while the command runs: it writes out the last lines.
+    pub fn init_logging(&self, quiet_by_default: bool) -> log_writer::Flusher {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) if quiet_by_default => "warn",
@@ -99,10 +100,11 @@ impl Printer {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(io::stderr)
+            .with_writer(log_writer::Buffered)
             .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
             .with_target(false)
             .try_init();
+        log_writer::install()
     }
 
     /// Prints a line of output; a closed pipe (`oai-lb … | head`) is a normal end.
