@@ -119,7 +119,9 @@ impl Pool {
                     let response = sender.send_request(request).await?;
                     return Ok(response.map(|body| ResponseBody { body, lease: None }));
                 }
-                Checkout::New => return self.send_on_new(index, host, scheme, authority, request).await,
+                // Boxed: connecting is rare, and its state would otherwise make every
+                // request's future (moved by value on each call) several times larger.
+                Checkout::New => return Box::pin(self.send_on_new(index, host, scheme, authority, request)).await,
             };
             if sender.ready().await.is_err() {
                 continue; // closed while idle
