@@ -102,7 +102,7 @@ impl Printer {
             .with_env_filter(filter)
             .with_writer(log_writer::Buffered)
             .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-            .with_target(false)
+            .event_format(log_writer::AccessLineFormat::new(tracing_subscriber::fmt::format().with_target(false)))
             .try_init();
         log_writer::install()
     }
