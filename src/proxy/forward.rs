@@ -366,19 +366,32 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-/// Removes the hop-by-hop headers, and those `Connection` names. Most messages carry none:
-/// one pass over the names finds that out, cheaper than looking each one up.
+/// Removes the hop-by-hop headers, and those `Connection` names. Most messages carry none,
+/// or only `Connection: keep-alive`: one pass over the names finds out which are there,
+/// cheaper than looking each one up.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
-    if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_owned) {
-        for name in named.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    // `keep-alive` is in the list already and `close` names no header.
+    let named_header =
+        |token: &&str| !token.is_empty() && !["keep-alive", "close"].iter().any(|t| token.eq_ignore_ascii_case(t));
+    let named = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok());
+    if let Some(named) = named.filter(|n| n.split(',').map(str::trim).any(|t| named_header(&t))).map(str::to_owned) {
+        for name in named.split(',').map(str::trim).filter(named_header) {
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
 }
 
@@ -466,7 +479,7 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_go_including_those_named_by_connection() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-private"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Private, close"));
         h.insert("x-private", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
@@ -474,6 +487,13 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("api-key"));
+
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::CONTENT_LENGTH));
     }
 
     #[test]
