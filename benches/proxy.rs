@@ -1,17 +1,21 @@
-//! Proxy benchmark: one run, same machine, same load generator, three paths to one fast
-//! backend on loopback:
+//! Proxy benchmark: one run, same machine, same load generator, these paths to one fast
+//! backend on loopback (nginx returning a chat completion when `nginx` is on PATH, else a
+//! small hyper server in this process):
 //!
 //! * direct to the backend,
-//! * through `oai-lb serve` (the release binary, its own process),
-//! * through nginx as a plain keep-alive reverse proxy (when `nginx` is on PATH),
+//! * through `oai-lb serve` (the release binary, default config, its own process),
+//! * through nginx as a plain keep-alive reverse proxy with 1 worker, and with as many
+//!   workers as oai-lb has (when `nginx` is on PATH),
 //! * through `oai-lb serve` with cooldowns shared through Redis (when `redis-server` is on
 //!   PATH): the hot path never touches Redis, so this should equal plain `oai-lb`.
 //!
 //! Each path gets a latency phase (one connection, sequential requests: p50/p99 added per
-//! request) and a throughput phase (many connections: requests/s). Prints a table and the
-//! ratios against direct and nginx.
+//! request) and a throughput phase (`BENCH_CONNECTIONS` connections: requests/s). The load
+//! generator is wrk (one thread) when it is on PATH, else a built-in hyper client. Prints a
+//! table and the ratios against direct and nginx.
 //!
-//! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=64).
+//! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=32,
+//! BENCH_LOAD=builtin to skip wrk).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -42,51 +46,67 @@ struct Measured {
 
 fn main() {
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let connections: usize = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
-    // The load generator and the backend share one runtime with one worker each so the
+    let connections: usize = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The built-in load generator and backend share one runtime with one worker each so the
     // proxies under test get the rest of the machine, the same for every path.
     let backend_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let backend = backend_rt.block_on(start_backend());
     let load_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-
     let dir = tempfile::tempdir().unwrap();
+    let load = Load::new(dir.path());
+
+    let nginx_backend = start_nginx_backend(dir.path());
+    let backend = match &nginx_backend {
+        Some((_, addr)) => *addr,
+        None => backend_rt.block_on(start_backend()),
+    };
+
     let lb_addr = free_addr();
     let config = dir.path().join("oai-lb.toml");
     std::fs::write(
         &config,
-        format!(
-            "[balancer]\nlisten = \"{lb_addr}\"\n[balancer.proactive]\nenabled = false\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
-        ),
+        format!("[balancer]\nlisten = \"{lb_addr}\"\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"),
     )
     .unwrap();
+    // Default config and default logging: one access line per request, to a file as a
+    // service manager would keep it.
     let oai_lb = Guard(
         Command::new(env!("CARGO_BIN_EXE_oai-lb"))
-            .args(["serve", "-q", "--config"])
+            .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("oai-lb.log")).unwrap())
             .spawn()
             .expect("start oai-lb serve"),
     );
     wait_for(lb_addr);
 
-    let nginx = start_nginx(dir.path(), backend);
+    let nginx_1 = start_nginx(dir.path(), backend, 1);
+    let nginx_n = start_nginx(dir.path(), backend, workers);
     // The same balancer with cooldowns shared through Redis: the hot path must not notice.
     let shared = start_shared_state_replica(dir.path(), backend);
 
     let mut targets: Vec<(&'static str, SocketAddr)> = vec![("direct", backend), ("oai-lb", lb_addr)];
-    if let Some((_, addr)) = &nginx {
-        targets.push(("nginx", *addr));
+    if let Some((_, addr)) = &nginx_1 {
+        targets.push(("nginx 1 worker", *addr));
+    }
+    if let Some((_, addr)) = &nginx_n {
+        targets.push(("nginx N workers", *addr));
     }
     if let Some((_, _, addr)) = &shared {
         targets.push(("oai-lb+redis", *addr));
     }
-    println!("backend on {backend}; {secs} s per phase; {connections} connections for throughput");
+    println!(
+        "backend {} on {backend}; load: {}; {secs} s per phase; {connections} connections for throughput; oai-lb and nginx N: {workers} workers",
+        if nginx_backend.is_some() { "nginx" } else { "built-in" },
+        load.name()
+    );
     let mut results = Vec::new();
     for (name, addr) in &targets {
         // Warm up connections and caches.
-        load_rt.block_on(run_load(*addr, 8, Duration::from_millis(500)));
-        let latency = load_rt.block_on(run_load(*addr, 1, Duration::from_secs(secs)));
-        let throughput = load_rt.block_on(run_load(*addr, connections, Duration::from_secs(secs)));
+        load.run(&load_rt, *addr, 8, Duration::from_millis(500));
+        let latency = load.run(&load_rt, *addr, 1, Duration::from_secs(secs));
+        let throughput = load.run(&load_rt, *addr, connections, Duration::from_secs(secs));
         results.push(Measured {
             name,
             rps: throughput.rps,
@@ -95,23 +115,38 @@ fn main() {
             errors: latency.errors + throughput.errors,
         });
     }
+    let have_nginx = nginx_1.is_some();
     drop(oai_lb);
-    drop(nginx);
+    drop(nginx_1);
+    drop(nginx_n);
     drop(shared);
+    drop(nginx_backend);
 
-    println!("\n{:<13} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
+    println!("\n{:<16} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
     for m in &results {
-        println!("{:<13} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
+        println!("{:<16} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
     }
     let direct = &results[0];
     let lb = &results[1];
     println!();
-    println!(
-        "oai-lb vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
-        lb.rps / direct.rps,
-        lb.p50_us - direct.p50_us,
-        lb.p99_us - direct.p99_us
-    );
+    for m in results.iter().skip(1) {
+        println!(
+            "{:<16} vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
+            m.name,
+            m.rps / direct.rps,
+            m.p50_us - direct.p50_us,
+            m.p99_us - direct.p99_us
+        );
+    }
+    for nginx in results.iter().filter(|m| m.name.starts_with("nginx")) {
+        println!(
+            "oai-lb vs {:<15}: throughput x{:.2} (target >= 1.20), p50 {:+.1} µs",
+            nginx.name,
+            lb.rps / nginx.rps,
+            lb.p50_us - nginx.p50_us
+        );
+    }
+    println!("oai-lb added p50 over direct: {:+.1} µs (target <= 60)", lb.p50_us - direct.p50_us);
     if let Some(redis) = results.iter().find(|m| m.name == "oai-lb+redis") {
         println!(
             "shared state on vs off: throughput x{:.2}, p50 {:+.1} µs",
@@ -121,17 +156,92 @@ fn main() {
     } else {
         println!("redis-server not found on PATH: install it to compare shared state on vs off");
     }
-    if let Some(nginx) = results.iter().find(|m| m.name == "nginx") {
-        println!(
-            "nginx  vs direct: throughput x{:.2}, added p50 {:+.1} µs, added p99 {:+.1} µs",
-            nginx.rps / direct.rps,
-            nginx.p50_us - direct.p50_us,
-            nginx.p99_us - direct.p99_us
-        );
-        println!("oai-lb vs nginx : throughput x{:.2}, p50 {:+.1} µs", lb.rps / nginx.rps, lb.p50_us - nginx.p50_us);
-    } else {
+    if !have_nginx {
         println!("nginx not found on PATH: install it (apt-get install nginx) to compare");
     }
+}
+
+/// The load generator: wrk when installed (one thread, a Lua script for the POST), else
+/// the built-in hyper client.
+enum Load {
+    Wrk(std::path::PathBuf),
+    Builtin,
+}
+
+impl Load {
+    fn new(dir: &std::path::Path) -> Load {
+        let builtin = std::env::var("BENCH_LOAD").is_ok_and(|v| v == "builtin");
+        if builtin || Command::new("wrk").arg("--version").output().is_err() {
+            return Load::Builtin;
+        }
+        let script = dir.join("post.lua");
+        std::fs::write(
+            &script,
+            format!(
+                "wrk.method = \"POST\"\nwrk.path = \"{PATH}\"\nwrk.body = '{REQUEST}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+            ),
+        )
+        .unwrap();
+        Load::Wrk(script)
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Load::Wrk(_) => "wrk -t1",
+            Load::Builtin => "built-in client",
+        }
+    }
+
+    fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        addr: SocketAddr,
+        connections: usize,
+        duration: Duration,
+    ) -> LoadResult {
+        match self {
+            Load::Builtin => rt.block_on(run_load(addr, connections, duration)),
+            Load::Wrk(script) => run_wrk(script, addr, connections, duration),
+        }
+    }
+}
+
+/// One wrk run (whole seconds, at least one): requests/s, p50/p99 from `--latency`, non-2xx and socket errors.
+fn run_wrk(script: &std::path::Path, addr: SocketAddr, connections: usize, duration: Duration) -> LoadResult {
+    let output = Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{}s", duration.as_secs().max(1)), "--latency", "-s"])
+        .arg(script)
+        .arg(format!("http://{addr}"))
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        eprintln!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let field = |prefix: &str| {
+        text.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(|rest| rest.split_whitespace().collect::<Vec<_>>())
+    };
+    let rps = field("Requests/sec:").and_then(|f| f.first()?.parse().ok()).unwrap_or(0.0);
+    let micros = |pct: &str| field(pct).and_then(|f| wrk_duration_us(f.first()?)).unwrap_or(0.0);
+    let non_2xx = field("Non-2xx or 3xx responses:").and_then(|f| f.first()?.parse::<u64>().ok()).unwrap_or(0);
+    let socket = field("Socket errors:")
+        .map(|f| f.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()).sum::<u64>())
+        .unwrap_or(0);
+    LoadResult { rps, p50_us: micros("50%"), p99_us: micros("99%"), errors: non_2xx + socket }
+}
+
+/// wrk's `62.00us`, `1.23ms`, `1.00s` in µs.
+fn wrk_duration_us(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => number,
+        "ms" => number * 1e3,
+        "s" => number * 1e6,
+        "m" => number * 60e6,
+        _ => return None,
+    })
 }
 
 struct LoadResult {
@@ -214,25 +324,48 @@ async fn start_backend() -> SocketAddr {
     addr
 }
 
-fn start_nginx(dir: &std::path::Path, backend: SocketAddr) -> Option<(Guard, SocketAddr)> {
-    let binary = ["nginx", "/usr/sbin/nginx"].into_iter().find(|b| Command::new(b).arg("-v").output().is_ok())?;
+fn nginx_binary() -> Option<&'static str> {
+    ["nginx", "/usr/sbin/nginx"].into_iter().find(|b| Command::new(b).arg("-v").output().is_ok())
+}
+
+/// nginx as a keep-alive reverse proxy to `backend` with `workers` worker processes.
+fn start_nginx(dir: &std::path::Path, backend: SocketAddr, workers: usize) -> Option<(Guard, SocketAddr)> {
     let addr = free_addr();
-    let conf = dir.join("nginx.conf");
+    let server = format!(
+        "upstream fast {{ server {backend}; keepalive 256; }}\n\
+         server {{\n    listen {addr};\n    location / {{\n      proxy_pass http://fast;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}"
+    );
+    let guard = run_nginx(&dir.join(format!("nginx-{workers}")), workers, &server)?;
+    wait_for(addr);
+    Some((guard, addr))
+}
+
+/// nginx (1 worker) answering every request with the chat completion: the backend.
+fn start_nginx_backend(dir: &std::path::Path) -> Option<(Guard, SocketAddr)> {
+    let addr = free_addr();
+    let server = format!(
+        "server {{\n    listen {addr};\n    keepalive_requests 1000000;\n    location / {{\n      default_type application/json;\n      return 200 '{RESPONSE}';\n    }}\n  }}"
+    );
+    let guard = run_nginx(&dir.join("nginx-backend"), 1, &server)?;
+    wait_for(addr);
+    Some((guard, addr))
+}
+
+fn run_nginx(dir: &std::path::Path, workers: usize, server: &str) -> Option<Guard> {
+    let binary = nginx_binary()?;
     std::fs::create_dir_all(dir.join("logs")).ok()?;
+    let conf = dir.join("nginx.conf");
     std::fs::write(
         &conf,
         format!(
-            "worker_processes 2;\npid {pid};\nerror_log {dir}/logs/error.log error;\nevents {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
-             upstream fast {{ server {backend}; keepalive 256; }}\n\
-             server {{\n    listen {addr};\n    location / {{\n      proxy_pass http://fast;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
-            pid = dir.join("nginx.pid").display(),
+            "worker_processes {workers};\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log error;\nevents {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  {server}\n}}\n",
             dir = dir.display(),
         ),
     )
     .ok()?;
     let child = Command::new(binary)
-        .args(["-p"])
+        .arg("-p")
         .arg(dir)
         .arg("-c")
         .arg(&conf)
@@ -240,9 +373,7 @@ fn start_nginx(dir: &std::path::Path, backend: SocketAddr) -> Option<(Guard, Soc
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let guard = Guard(child);
-    wait_for(addr);
-    Some((guard, addr))
+    Some(Guard(child))
 }
 
 /// A redis-server and an `oai-lb serve` that shares its cooldowns through it.
@@ -261,15 +392,16 @@ fn start_shared_state_replica(dir: &std::path::Path, backend: SocketAddr) -> Opt
     std::fs::write(
         &config,
         format!(
-            "[balancer]\nlisten = \"{addr}\"\n[balancer.proactive]\nenabled = false\n[balancer.shared_state]\nurl = \"redis://{redis_addr}\"\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
+            "[balancer]\nlisten = \"{addr}\"\n[balancer.shared_state]\nurl = \"redis://{redis_addr}\"\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
         ),
     )
     .ok()?;
     let lb = Guard(
         Command::new(env!("CARGO_BIN_EXE_oai-lb"))
-            .args(["serve", "-q", "--config"])
+            .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("oai-lb-redis.log")).ok()?)
             .spawn()
             .ok()?,
     );

@@ -8,6 +8,7 @@ mod demo;
 mod deploy;
 mod destroy;
 mod init;
+mod log_writer;
 mod named_values;
 mod output;
 pub mod policy;
@@ -130,7 +131,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Serve(args) => args.log_format,
         _ => LogFormat::Text,
     };
-    printer.init_logging(access_log, log_format);
+    let _flush_logs_at_exit = printer.init_logging(access_log, log_format);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),

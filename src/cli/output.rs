@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use super::{GlobalArgs, OutputFormat};
+use super::{GlobalArgs, OutputFormat, log_writer};
 use crate::azure::AzureError;
 use crate::config::ConfigError;
 use crate::config::edit::WriteError;
@@ -137,10 +137,12 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Logs go to stderr at `warn` unless -v asks for more; `RUST_LOG` wins over -v/-q.
-    /// `access_log` (the servers) keeps oai-lb's own info lines, the per-request log.
-    /// `LogFormat::Json` writes one JSON object per line (see [`LogFormat`]).
-    pub fn init_logging(&self, access_log: bool, format: LogFormat) {
+    /// Logs go to stderr at `warn` unless -v asks for more, buffered per thread (see
+    /// [`log_writer`]); `RUST_LOG` wins over -v/-q. `access_log` (the servers) keeps
+    /// oai-lb's own info lines, the per-request log. `LogFormat::Json` writes one JSON
+    /// object per line (see [`LogFormat`]). Hold the returned guard while the command runs:
+    /// it writes out the last lines.
+    pub fn init_logging(&self, access_log: bool, format: LogFormat) -> log_writer::Flusher {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) if access_log => "warn,oai_lb=info",
@@ -158,16 +160,17 @@ impl Printer {
                 .with_current_span(false)
                 .with_span_list(false)
                 .with_env_filter(filter)
-                .with_writer(io::stderr)
+                .with_writer(log_writer::Buffered)
                 .try_init();
-            return;
+            return log_writer::install();
         }
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(io::stderr)
+            .with_writer(log_writer::Buffered)
             .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-            .with_target(false)
+            .event_format(log_writer::AccessLineFormat::new(tracing_subscriber::fmt::format().with_target(false)))
             .try_init();
+        log_writer::install()
     }
 
     /// Prints a line of output; a closed pipe (`oai-lb … | head`) is a normal end.

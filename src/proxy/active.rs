@@ -50,18 +50,23 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// The backend URI for a client's path and query.
-    pub fn uri(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
-        let pq = path_and_query.map_or("/", PathAndQuery::as_str);
-        let builder = Uri::builder().scheme(self.scheme.clone()).authority(self.authority.clone());
-        if self.prefix.is_empty() {
-            match path_and_query {
-                Some(pq) => builder.path_and_query(pq.clone()).build(),
-                None => builder.path_and_query("/").build(),
-            }
-        } else {
-            builder.path_and_query(format!("{}{pq}", self.prefix)).build()
+    /// The request target for a client's path and query, in origin form (the backend's
+    /// path prefix, then the client's path and query): what goes on the request line.
+    pub fn origin_form(&self, path_and_query: Option<&PathAndQuery>) -> Result<Uri, http::Error> {
+        match path_and_query {
+            Some(pq) if self.prefix.is_empty() => Ok(Uri::from(pq.clone())),
+            Some(pq) => Ok(Uri::try_from(format!("{}{pq}", self.prefix))?),
+            None if self.prefix.is_empty() => Ok(Uri::from_static("/")),
+            None => Ok(Uri::try_from(format!("{}/", self.prefix))?),
         }
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
     }
 }
 
@@ -228,13 +233,15 @@ mod tests {
         .unwrap();
         let pq: PathAndQuery = "/openai/deployments/x/chat/completions?api-version=2024-10-21".parse().unwrap();
         assert_eq!(
-            rt.upstreams[0].uri(Some(&pq)).unwrap().to_string(),
-            "http://127.0.0.1:1/openai/deployments/x/chat/completions?api-version=2024-10-21"
+            rt.upstreams[0].origin_form(Some(&pq)).unwrap().to_string(),
+            "/openai/deployments/x/chat/completions?api-version=2024-10-21"
         );
         assert_eq!(
-            rt.upstreams[1].uri(Some(&pq)).unwrap().to_string(),
-            "https://apim.example/gw/openai/deployments/x/chat/completions?api-version=2024-10-21"
+            rt.upstreams[1].origin_form(Some(&pq)).unwrap().to_string(),
+            "/gw/openai/deployments/x/chat/completions?api-version=2024-10-21"
         );
+        assert_eq!(rt.upstreams[1].origin_form(None).unwrap().to_string(), "/gw/");
+        assert_eq!(rt.upstreams[1].authority().as_str(), "apim.example");
     }
 
     #[test]

@@ -9,13 +9,14 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
-use hyper::body::Incoming;
+
+use super::upstream::ResponseBody;
 
 use super::exchange::Metered;
 
 pub enum ProxyBody {
     /// The backend's body, frame by frame as it arrives (SSE chunks are never buffered).
-    Upstream(Incoming),
+    Upstream(ResponseBody),
     /// A body the balancer produced.
     Local(Full<Bytes>),
     /// A committed backend body, observed as it passes (usage, size, end): see `exchange`.

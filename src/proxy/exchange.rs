@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use super::upstream::ResponseBody;
 use bytes::Bytes;
 use http::{HeaderValue, Response, Uri, header};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::body::ProxyBody;
 use super::metrics::BackendStats;
@@ -139,7 +139,7 @@ pub fn observe(response: Response<ProxyBody>, mut exchange: Exchange, strip_usag
 
 /// The backend's body, observed as it streams.
 pub struct Metered {
-    body: Incoming,
+    body: ResponseBody,
     exchange: Exchange,
     ended: bool,
 }

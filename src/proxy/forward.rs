@@ -21,6 +21,7 @@ use super::body::ProxyBody;
 use super::exchange::{self, Exchange};
 use super::metrics::{BackendView, Outcome, StateView};
 use super::reply;
+use super::upstream::ResponseBody;
 use super::{Shared, UpstreamClient, Worker, usage};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
@@ -363,10 +364,10 @@ fn next_backend(
 /// What one attempt means for the request.
 enum Verdict {
     /// Return this answer to the client.
-    Commit(Response<Incoming>),
+    Commit(Response<ResponseBody>),
     /// Cool the backend for `cooldown` and try the next; `answer` is the backend's own
     /// answer, worth returning if no backend remains.
-    FailOver { cooldown: Duration, answer: Option<Response<Incoming>> },
+    FailOver { cooldown: Duration, answer: Option<Response<ResponseBody>> },
 }
 
 /// Judges one attempt's outcome (rules 4, 5 and 7 of the design) and records it.
@@ -374,7 +375,7 @@ fn judge(
     active: &ActiveConfig,
     next: Next,
     request: &Buffered,
-    outcome: Result<Response<Incoming>, AttemptError>,
+    outcome: Result<Response<ResponseBody>, AttemptError>,
     latency: Duration,
 ) -> Verdict {
     let index = next.index;
@@ -427,7 +428,7 @@ fn commit(
     active: &ActiveConfig,
     index: usize,
     request: &Buffered,
-    response: Response<Incoming>,
+    response: Response<ResponseBody>,
     attempts: u32,
     span: Option<RequestSpan>,
 ) -> Response<ProxyBody> {
@@ -490,10 +491,10 @@ async fn attempt(
     index: usize,
     request: &Buffered,
     traceparent: Option<HeaderValue>,
-) -> Result<Response<Incoming>, AttemptError> {
+) -> Result<Response<ResponseBody>, AttemptError> {
     let Buffered { parts, body, .. } = request;
     let upstream = &active.upstreams[index];
-    let uri = upstream.uri(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
+    let uri = upstream.origin_form(parts.uri.path_and_query()).map_err(|e| AttemptError::Connect(e.to_string()))?;
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = uri;
@@ -503,16 +504,16 @@ async fn attempt(
     }
     upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
     let timeout = active.settings.response_timeout;
-    match tokio::time::timeout(timeout, client.request(request)).await {
+    match tokio::time::timeout(timeout, client.send(upstream.scheme(), upstream.authority(), request)).await {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&e))),
+        Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&*e))),
         Err(_) => Err(AttemptError::Timeout(timeout)),
     }
 }
 
 /// The response the client gets: the backend's head and streaming body, cleaned of
 /// hop-by-hop headers and labelled with the backend and the number of attempts.
-fn labelled(response: Response<Incoming>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
+fn labelled(response: Response<ResponseBody>, backend: HeaderValue, attempts: u32) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     parts.headers.insert(X_OAI_LB_BACKEND, backend);
@@ -532,32 +533,55 @@ fn attempts_header(attempts: u32) -> HeaderValue {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes the hop-by-hop headers, and those `Connection` names. Most messages carry none,
+/// or only `Connection: keep-alive`: one pass over the names finds out which are there,
+/// cheaper than looking each one up.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    const HOP_BY_HOP: [HeaderName; 8] = [
-        header::CONNECTION,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-    ];
-    // Every `Connection` header, not only the first, may name more.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    if present == 0 {
+        return;
     }
-    headers.remove(header::UPGRADE);
+    if present & 1 != 0 {
+        // Every `Connection` header, not only the first, may name more; `keep-alive` is in
+        // the list already and `close` names no header (nothing is collected, nothing
+        // allocated, for the common `Connection: keep-alive`).
+        let names_a_header =
+            |token: &&str| !token.is_empty() && !["keep-alive", "close"].iter().any(|t| token.eq_ignore_ascii_case(t));
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(names_a_header)
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
 }
 
 /// A rough token cost for proactive routing: prompt bytes / 4 plus the completion budget.
@@ -672,7 +696,7 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_go_including_those_named_by_connection() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-private"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Private, close"));
         h.insert("x-private", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
@@ -680,6 +704,13 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("api-key"));
+
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::CONTENT_LENGTH));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod metrics;
 mod reply;
 mod secrets;
 mod shared_state;
+mod upstream;
 mod usage;
 
 use std::future::Future;
@@ -24,12 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -93,7 +89,8 @@ pub enum ProxyError {
     Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
-pub(crate) type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// Each worker's own pool of backend connections.
+pub(crate) type UpstreamClient = upstream::Pool;
 
 /// Limits fixed when the server starts (changing them needs a restart).
 #[derive(Debug, Clone, PartialEq)]
@@ -333,7 +330,7 @@ async fn serve_connections(
             return;
         }
     };
-    let worker = Arc::new(Worker { client: upstream_client(shared.connect_timeout), shared });
+    let worker = Arc::new(Worker { client: upstream::Pool::new(shared.connect_timeout), shared });
     let limits = worker.shared.limits.clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
@@ -478,24 +475,4 @@ async fn watch_config(path: PathBuf, reloader: Reloader) {
 /// The file's modification time, read on the blocking pool.
 async fn modified(path: PathBuf) -> Option<SystemTime> {
     tokio::task::spawn_blocking(move || std::fs::metadata(path).and_then(|m| m.modified()).ok()).await.ok().flatten()
-}
-
-/// The pooled upstream client: keep-alive, HTTP/1.1 and HTTP/2 (ALPN), TLS verified
-/// against the system's roots (Mozilla's when the system has none).
-fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(connect_timeout));
-    http.set_keepalive(Some(Duration::from_secs(60)));
-    let tls = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-        Ok(builder) => builder,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
-    };
-    let https = tls.https_or_http().enable_http1().enable_http2().wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .build(https)
 }

@@ -1,0 +1,386 @@
+//! Memory benchmark: what `oai-lb serve` (release binary, default config) holds per
+//! connection, beside nginx as a reverse proxy when `nginx` is on PATH.
+//!
+//! * **SSE streams**: `BENCH_STREAMS` (1,000) clients at once each POST a streaming chat
+//!   completion; the backend (in this process) answers each with 50 SSE events over 5 s.
+//!   Every stream must arrive whole (all events, then `[DONE]`) and on time (within 1 s of
+//!   the backend's 5 s). Reports the proxy's peak RSS (`VmHWM`, summed over nginx's
+//!   processes).
+//! * **Idle keep-alive connections**: `BENCH_IDLE` (10,000) client connections each make one
+//!   proxied request, then stay open and idle; reports the proxy's RSS then (and its peak).
+//!
+//! RLIMIT_NOFILE is raised to its hard limit (children inherit it).
+//!
+//! Run: `cargo bench --bench memory` (env: BENCH_STREAMS=1000, BENCH_IDLE=10000).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+const EVENTS: u32 = 50;
+const EVENT_EVERY: Duration = Duration::from_millis(100);
+const ON_TIME: Duration = Duration::from_secs(6);
+const PATH: &str = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
+const STREAM_REQUEST: &str = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
+const REQUEST: &str = r#"{"messages":[{"role":"user","content":"hello"}],"max_tokens":1}"#;
+const RESPONSE: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
+
+fn main() {
+    let streams: usize = env("BENCH_STREAMS", 1000);
+    let idle: usize = env("BENCH_IDLE", 10_000);
+    raise_nofile_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let backend = rt.block_on(start_backend());
+    let dir = tempfile::tempdir().unwrap();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("backend on {backend}; {streams} SSE streams of {EVENTS} events over 5 s; {idle} idle connections");
+
+    let mut rows = Vec::new();
+    {
+        let (proxy, addr) = start_oai_lb(dir.path(), backend);
+        rows.push(measure(&rt, "oai-lb", &[proxy.0.id()], addr, streams, idle));
+    }
+    for nginx_workers in [1, workers] {
+        if let Some((proxy, addr)) = start_nginx(dir.path(), backend, nginx_workers, streams.max(idle)) {
+            let pids = with_children(proxy.0.id());
+            let name = if nginx_workers == 1 { "nginx 1 worker" } else { "nginx N workers" };
+            rows.push(measure(&rt, name, &pids, addr, streams, idle));
+        } else {
+            println!("nginx not found on PATH: install it (apt-get install nginx) to compare");
+            break;
+        }
+    }
+
+    println!(
+        "\n{:<16} {:>18} {:>14} {:>16} {:>14}",
+        "proxy", "SSE peak RSS (MiB)", "SSE whole", "idle RSS (MiB)", "idle peak"
+    );
+    for r in &rows {
+        println!(
+            "{:<16} {:>18.1} {:>14} {:>16.1} {:>14.1}",
+            r.name,
+            mib(r.sse_peak_kib),
+            format!("{}/{}", r.sse_whole, streams),
+            mib(r.idle_kib),
+            mib(r.idle_peak_kib)
+        );
+    }
+    let lb = &rows[0];
+    for r in rows.iter().skip(1) {
+        println!(
+            "oai-lb vs {}: SSE peak RSS x{:.2}, idle RSS x{:.2}",
+            r.name,
+            lb.sse_peak_kib as f64 / r.sse_peak_kib.max(1) as f64,
+            lb.idle_kib as f64 / r.idle_kib.max(1) as f64
+        );
+    }
+    println!(
+        "targets: SSE peak <= 30 MiB ({}), idle <= 60 MiB ({}), every stream whole and on time ({})",
+        ok(mib(lb.sse_peak_kib) <= 30.0),
+        ok(mib(lb.idle_kib) <= 60.0),
+        ok(lb.sse_whole == streams)
+    );
+}
+
+struct Row {
+    name: &'static str,
+    sse_peak_kib: u64,
+    sse_whole: usize,
+    idle_kib: u64,
+    idle_peak_kib: u64,
+}
+
+/// The SSE phase (peak RSS so far: the proxy has done nothing before it), then the idle
+/// phase (RSS while the connections are open).
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    name: &'static str,
+    pids: &[u32],
+    addr: SocketAddr,
+    streams: usize,
+    idle: usize,
+) -> Row {
+    let sse_whole = rt.block_on(run_streams(addr, streams));
+    let sse_peak_kib = pids.iter().map(|&p| status_kib(p, "VmHWM")).sum();
+    let connections = rt.block_on(open_idle(addr, idle));
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_kib = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
+    let idle_peak_kib = pids.iter().map(|&p| status_kib(p, "VmHWM")).sum();
+    println!(
+        "{name}: {sse_whole}/{streams} streams whole and on time, SSE peak {:.1} MiB; {} idle connections open, RSS {:.1} MiB",
+        mib(sse_peak_kib),
+        connections.len(),
+        mib(idle_kib)
+    );
+    drop(connections);
+    Row { name, sse_peak_kib, sse_whole, idle_kib, idle_peak_kib }
+}
+
+/// `count` streaming requests at once; how many arrived whole and on time.
+async fn run_streams(addr: SocketAddr, count: usize) -> usize {
+    let whole = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let whole = Arc::clone(&whole);
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let Ok(mut sender) = connect(addr).await else { return };
+            let request = post(addr, STREAM_REQUEST);
+            let Ok(response) = sender.send_request(request).await else { return };
+            let Ok(body) = response.into_body().collect().await else { return };
+            let body = body.to_bytes();
+            let events = body.windows(6).filter(|w| w == b"data: ").count();
+            if events == EVENTS as usize + 1 && body.ends_with(b"data: [DONE]\n\n") && started.elapsed() < ON_TIME {
+                whole.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    whole.load(Ordering::Relaxed) as usize
+}
+
+/// Opens `count` connections, each making one proxied request (100 at a time), and keeps
+/// them open.
+async fn open_idle(addr: SocketAddr, count: usize) -> Vec<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let mut open = Vec::with_capacity(count);
+    let mut started = 0;
+    while started < count {
+        let batch = (count - started).min(100);
+        let mut tasks = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            tasks.push(tokio::spawn(async move {
+                let mut sender = connect(addr).await.ok()?;
+                let response = sender.send_request(post(addr, REQUEST)).await.ok()?;
+                response.into_body().collect().await.ok()?;
+                Some(sender)
+            }));
+        }
+        for t in tasks {
+            if let Ok(Some(sender)) = t.await {
+                open.push(sender);
+            }
+        }
+        started += batch;
+    }
+    open
+}
+
+async fn connect(addr: SocketAddr) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, hyper::Error> {
+    let stream = loop {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => break stream,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+fn post(addr: SocketAddr, body: &'static str) -> Request<Full<Bytes>> {
+    Request::post(PATH)
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+/// Answers streaming requests with `EVENTS` SSE events over 5 s, others with a completion.
+async fn start_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|request: Request<Incoming>| async move {
+                    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let streaming = body.windows(13).any(|w| w == br#""stream":true"#);
+                    Ok::<_, Infallible>(if streaming { sse() } else { completion() })
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    addr
+}
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+fn completion() -> Response<BoxBody> {
+    let mut response = Response::new(Full::new(Bytes::from_static(RESPONSE.as_bytes())).boxed());
+    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    response
+}
+
+fn sse() -> Response<BoxBody> {
+    let events = stream::unfold(0u32, |n| async move {
+        if n > EVENTS {
+            return None;
+        }
+        let event = if n == EVENTS {
+            Bytes::from_static(b"data: [DONE]\n\n")
+        } else {
+            tokio::time::sleep(EVENT_EVERY).await;
+            Bytes::from(format!(
+                "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token {n}\"}}}}]}}\n\n"
+            ))
+        };
+        Some((Ok::<_, Infallible>(Frame::data(event)), n + 1))
+    });
+    let mut response = Response::new(StreamBody::new(events).boxed());
+    response.headers_mut().insert("content-type", "text/event-stream".parse().unwrap());
+    response
+}
+
+fn start_oai_lb(dir: &std::path::Path, backend: SocketAddr) -> (Guard, SocketAddr) {
+    let addr = free_addr();
+    let config = dir.join("oai-lb.toml");
+    std::fs::write(
+        &config,
+        format!("[balancer]\nlisten = \"{addr}\"\n[[backends]]\nname = \"sse\"\nurl = \"http://{backend}\"\n"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start oai-lb serve");
+    let guard = Guard(child);
+    wait_for(addr);
+    (guard, addr)
+}
+
+fn start_nginx(
+    dir: &std::path::Path,
+    backend: SocketAddr,
+    workers: usize,
+    connections: usize,
+) -> Option<(Guard, SocketAddr)> {
+    let binary = ["nginx", "/usr/sbin/nginx"].into_iter().find(|b| Command::new(b).arg("-v").output().is_ok())?;
+    let addr = free_addr();
+    let dir = dir.join(format!("nginx-{workers}"));
+    std::fs::create_dir_all(dir.join("logs")).ok()?;
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes {workers};\nworker_rlimit_nofile {files};\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log error;\n\
+             events {{ worker_connections {files}; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
+             upstream backend {{ server {backend}; keepalive 256; }}\n\
+             server {{\n    listen {addr};\n    location / {{\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
+            files = connections * 2 + 100,
+            dir = dir.display(),
+        ),
+    )
+    .ok()?;
+    let child = Command::new(binary)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"])
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let guard = Guard(child);
+    wait_for(addr);
+    Some((guard, addr))
+}
+
+/// `pid` and its direct children (nginx's workers).
+fn with_children(pid: u32) -> Vec<u32> {
+    std::thread::sleep(Duration::from_millis(300));
+    let mut pids = vec![pid];
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid …
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            pids.push(child);
+        }
+    }
+    pids
+}
+
+/// A `/proc/PID/status` field in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn raise_nofile_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn ok(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+fn wait_for(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nothing listening on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the child process when dropped: SIGTERM first, SIGKILL after a second.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
