@@ -13,14 +13,18 @@
 //!
 //! Run: `cargo bench --bench memory` (env: BENCH_STREAMS=1000, BENCH_IDLE=10000).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Guard, free_addr, wait_for};
 use futures_util::stream;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -353,34 +357,4 @@ fn ok(met: bool) -> &'static str {
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listening on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Stops the child process when dropped: SIGTERM first, SIGKILL after a second.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

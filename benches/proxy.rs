@@ -17,12 +17,16 @@
 //! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=32,
 //! BENCH_LOAD=builtin to skip wrk).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Guard, free_addr, wait_for};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -81,6 +85,28 @@ fn main() {
     );
     wait_for(lb_addr);
 
+    // The same balancer exporting a trace per request over OTLP/HTTP (to the backend, which
+    // answers every POST with 200: a sink that costs the proxy what a collector would).
+    let traced_addr = free_addr();
+    let traced_config = dir.path().join("oai-lb-traced.toml");
+    std::fs::write(
+        &traced_config,
+        format!(
+            "[balancer]\nlisten = \"{traced_addr}\"\n[telemetry]\notlp_endpoint = \"http://{backend}\"\n[[backends]]\nname = \"fast\"\nurl = \"http://{backend}\"\n"
+        ),
+    )
+    .unwrap();
+    let traced = Guard(
+        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+            .args(["serve", "--config"])
+            .arg(&traced_config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("oai-lb-traced.log")).unwrap())
+            .spawn()
+            .expect("start oai-lb serve with tracing"),
+    );
+    wait_for(traced_addr);
+
     let nginx_1 = start_nginx(dir.path(), backend, 1);
     let nginx_n = start_nginx(dir.path(), backend, workers);
     // The same balancer with cooldowns shared through Redis: the hot path must not notice.
@@ -96,6 +122,7 @@ fn main() {
     if let Some((_, _, addr)) = &shared {
         targets.push(("oai-lb+redis", *addr));
     }
+    targets.push(("oai-lb+otlp", traced_addr));
     println!(
         "backend {} on {backend}; load: {}; {secs} s per phase; {connections} connections for throughput; oai-lb and nginx N: {workers} workers",
         if nginx_backend.is_some() { "nginx" } else { "built-in" },
@@ -117,6 +144,7 @@ fn main() {
     }
     let have_nginx = nginx_1.is_some();
     drop(oai_lb);
+    drop(traced);
     drop(nginx_1);
     drop(nginx_n);
     drop(shared);
@@ -155,6 +183,13 @@ fn main() {
         );
     } else {
         println!("redis-server not found on PATH: install it to compare shared state on vs off");
+    }
+    if let Some(traced) = results.iter().find(|m| m.name == "oai-lb+otlp") {
+        println!(
+            "tracing on vs off: throughput x{:.2} (target >= 0.95), p50 {:+.1} µs",
+            traced.rps / lb.rps,
+            traced.p50_us - lb.p50_us
+        );
     }
     if !have_nginx {
         println!("nginx not found on PATH: install it (apt-get install nginx) to compare");
@@ -407,35 +442,4 @@ fn start_shared_state_replica(dir: &std::path::Path, backend: SocketAddr) -> Opt
     );
     wait_for(addr);
     Some((lb, redis, addr))
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listening on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Stops the child process when dropped: SIGTERM first (nginx's master then stops its
-/// workers), SIGKILL if it is still there after a second.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod lb;
+pub mod log_writer;
 pub mod names;
 pub mod policy;
 pub mod probe;

@@ -8,7 +8,6 @@ mod demo;
 mod deploy;
 mod destroy;
 mod init;
-mod log_writer;
 mod named_values;
 mod output;
 pub mod policy;

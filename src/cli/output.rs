@@ -5,10 +5,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use super::{GlobalArgs, OutputFormat, log_writer};
+use super::{GlobalArgs, OutputFormat};
 use crate::azure::AzureError;
 use crate::config::ConfigError;
 use crate::config::edit::WriteError;
+use crate::log_writer;
 
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
