@@ -92,18 +92,25 @@ fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> 
 /// True when the request is addressed to a loopback host (`Host`, or the HTTP/2
 /// authority), or names none.
 fn loopback_host<B>(request: &Request<B>) -> bool {
+    // Every request of a keyless balancer passes here: the host is borrowed, not copied.
+    let parsed: http::uri::Authority;
     let host = match request.uri().authority() {
-        Some(authority) => authority.host().to_string(),
+        Some(authority) => authority.host(),
         None => match request.headers().get(header::HOST).map(|h| h.to_str()) {
             None => return true,
             Some(Err(_)) => return false,
             Some(Ok(value)) => match value.parse::<http::uri::Authority>() {
-                Ok(authority) => authority.host().to_string(),
+                Ok(authority) => {
+                    parsed = authority;
+                    parsed.host()
+                }
                 Err(_) => return false,
             },
         },
     };
-    crate::config::is_loopback_host(&host) || host.to_ascii_lowercase().ends_with(".localhost")
+    const SUFFIX: &[u8] = b".localhost";
+    let tail = host.len().checked_sub(SUFFIX.len()).map(|start| &host.as_bytes()[start..]);
+    crate::config::is_loopback_host(host) || tail.is_some_and(|tail| tail.eq_ignore_ascii_case(SUFFIX))
 }
 
 /// A client request whose body has been read, ready to be sent to any backend.

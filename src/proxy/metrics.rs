@@ -207,57 +207,53 @@ pub fn prometheus(
     let total = |out: &mut String, name: &str, help: &str, value: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     };
-    total(&mut out, "oai_lb_client_requests_total", "Requests received from clients.", totals.requests.load(Relaxed));
-    total(&mut out, "oai_lb_failovers_total", "Attempts retried on another backend.", totals.failovers.load(Relaxed));
-    total(
-        &mut out,
-        "oai_lb_all_throttled_total",
-        "Requests answered 429 because every backend was cooling down.",
-        totals.rejected_all_throttled.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_unauthorized_total",
-        "Requests refused for a missing or wrong client key.",
-        totals.rejected_unauthorized.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_body_too_large_total",
-        "Requests refused for a body over max_body_bytes.",
-        totals.rejected_too_large.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_foreign_host_total",
-        "Requests refused for a non-loopback Host on a balancer without client keys.",
-        totals.rejected_host.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_buffer_full_total",
-        "Requests answered 503 because max_buffered_bytes was spent.",
-        totals.rejected_busy.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_slow_body_total",
-        "Requests answered 408 for a body slower than client_body_timeout_secs.",
-        totals.rejected_slow_body.load(Relaxed),
-    );
-    total(
-        &mut out,
-        "oai_lb_deadline_exceeded_total",
-        "Requests answered 504 after request_timeout_secs across attempts.",
-        totals.deadline_exceeded.load(Relaxed),
-    );
-
-    total(
-        &mut out,
-        "oai_lb_trace_spans_dropped_total",
-        "Trace spans dropped because the export queue was full or the export failed.",
-        totals.trace_spans_dropped.load(Relaxed),
-    );
+    let counters = [
+        ("oai_lb_client_requests_total", "Requests received from clients.", totals.requests.load(Relaxed)),
+        ("oai_lb_failovers_total", "Attempts retried on another backend.", totals.failovers.load(Relaxed)),
+        (
+            "oai_lb_all_throttled_total",
+            "Requests answered 429 because every backend was cooling down.",
+            totals.rejected_all_throttled.load(Relaxed),
+        ),
+        (
+            "oai_lb_unauthorized_total",
+            "Requests refused for a missing or wrong client key.",
+            totals.rejected_unauthorized.load(Relaxed),
+        ),
+        (
+            "oai_lb_body_too_large_total",
+            "Requests refused for a body over max_body_bytes.",
+            totals.rejected_too_large.load(Relaxed),
+        ),
+        (
+            "oai_lb_foreign_host_total",
+            "Requests refused for a non-loopback Host on a balancer without client keys.",
+            totals.rejected_host.load(Relaxed),
+        ),
+        (
+            "oai_lb_buffer_full_total",
+            "Requests answered 503 because max_buffered_bytes was spent.",
+            totals.rejected_busy.load(Relaxed),
+        ),
+        (
+            "oai_lb_slow_body_total",
+            "Requests answered 408 for a body slower than client_body_timeout_secs.",
+            totals.rejected_slow_body.load(Relaxed),
+        ),
+        (
+            "oai_lb_deadline_exceeded_total",
+            "Requests answered 504 after request_timeout_secs across attempts.",
+            totals.deadline_exceeded.load(Relaxed),
+        ),
+        (
+            "oai_lb_trace_spans_dropped_total",
+            "Trace spans dropped because the export queue was full or the export failed.",
+            totals.trace_spans_dropped.load(Relaxed),
+        ),
+    ];
+    for (name, help, value) in counters {
+        total(&mut out, name, help, value);
+    }
     out.push_str(
         "# HELP oai_lb_backend_info Each backend's priority and weight (value 1), to group series by priority.\n",
     );
