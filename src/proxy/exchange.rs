@@ -26,7 +26,8 @@ pub struct Exchange {
     pub stats: Arc<BackendStats>,
     /// The backend's name (the `x-oai-lb-backend` value).
     pub backend: HeaderValue,
-    pub deployment: Box<str>,
+    /// Shared with the request it answers (one allocation per request, not two).
+    pub deployment: Arc<str>,
     pub uri: Uri,
     pub method: http::Method,
     pub attempts: u32,
@@ -46,7 +47,7 @@ impl Exchange {
     pub fn new(
         stats: Arc<BackendStats>,
         backend: HeaderValue,
-        deployment: &str,
+        deployment: Arc<str>,
         method: http::Method,
         uri: Uri,
         attempts: u32,
@@ -55,7 +56,7 @@ impl Exchange {
         Exchange {
             stats,
             backend,
-            deployment: deployment.into(),
+            deployment,
             uri,
             method,
             attempts,

@@ -117,7 +117,7 @@ fn loopback_host<B>(request: &Request<B>) -> bool {
 struct Buffered {
     parts: http::request::Parts,
     body: Bytes,
-    deployment: String,
+    deployment: Arc<str>,
     started: Instant,
     /// `stream_usage = "inject"` asked for usage the client did not: strip it from the answer.
     injected: usage::Injected,
@@ -140,7 +140,7 @@ async fn forward(
     };
     prepare_headers(&mut parts.headers, client_key);
     let injected = usage::inject(active.settings.stream_usage, parts.uri.path(), &mut parts.headers, &mut body);
-    let deployment = deployment::of_request(parts.uri.path(), &body).into_owned();
+    let deployment: Arc<str> = deployment::of_request(parts.uri.path(), &body).into();
     // Tracing (when on): the request's span, continued from the client's traceparent.
     let mut span =
         shared.tracing.as_ref().map(|t| t.request(&parts.method, parts.uri.path(), &parts.headers, &deployment));
@@ -458,7 +458,7 @@ fn commit(
     let mut exchange = Exchange::new(
         Arc::clone(&active.stats[index]),
         upstream.name_header.clone(),
-        deployment,
+        Arc::clone(&request.deployment),
         request.parts.method.clone(),
         request.parts.uri.clone(),
         attempts,
