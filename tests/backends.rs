@@ -93,14 +93,22 @@ fn add_set_remove_keep_comments_and_layout() {
 }
 
 #[test]
-fn removing_the_first_backend_keeps_the_comment_above_the_list() {
+fn removing_the_first_backend_takes_the_comment_directly_above_it() {
+    // The comment touches ptu's header, so it is ptu's (a comment block belongs to the table
+    // below it); paygo keeps its own layout. See config::edit for the heading rule.
     let f = Fixture::new();
     f.run(&["backends", "remove", "ptu", "--yes"]).success();
-    let text = f.text();
-    assert!(
-        text.contains("# PTU first, pay-as-you-go when it is throttled.\n[[backends]]\nname = \"paygo\""),
-        "{text}"
-    );
+    let want = r#"# Our team's balancer. Keep this comment.
+
+[balancer]
+listen = "127.0.0.1:8080"   # local only
+
+[[backends]]
+name = "paygo"
+url = "https://paygo.openai.azure.com"
+priority = 2
+"#;
+    assert_eq!(f.text(), want);
 }
 
 #[test]

@@ -2,6 +2,12 @@
 //! so comments and layout survive; every edit is validated as a whole config before the
 //! file is replaced, so a bad edit leaves the file as it was.
 //!
+//! Comments go with the table below them (in `toml_edit`, the comments above a header are
+//! that table's leading decor): the comment lines directly above a `[[backends]]` header
+//! belong to that backend and leave with it; a comment block separated from the header by
+//! a blank line is a heading for what follows and stays, above the next table. A backend
+//! added at the end of the file goes below the file's trailing comments.
+//!
 //! The replace is atomic: the new text goes to a uniquely named temporary file in the same
 //! folder (created exclusively, with the old file's permissions), is flushed to disk, and is
 //! renamed over the file; a crash leaves the old file or the new one, never half of one.
@@ -82,7 +88,31 @@ pub fn add_backend(path: &Path, doc: &mut DocumentMut, backend: &BackendConfig) 
     if !backend.deployments.is_empty() {
         table.insert("deployments", value(backend.deployments.iter().collect::<Array>()));
     }
+    // A new table without a position is drawn right after the table before it in the
+    // document (the last backend), so it goes last when that one is last. Then the file's
+    // trailing comments are above it: they become its heading (a blank line between, so
+    // they are not its own and stay when it is removed).
+    let after = backends.iter().last().and_then(Table::position);
     backends.push(table);
+    let last = match after {
+        Some(position) => last_position(doc.as_table()).is_none_or(|max| max <= position),
+        None => true,
+    };
+    let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+    if last && trailing.contains('#') {
+        if after.is_none() {
+            // The first backend of a file: draw it after every other table.
+            let end = last_position(doc.as_table()).map_or(0, |p| p + 1);
+            if let Some(new) = backends_mut(path, doc)?.iter_mut().last() {
+                new.set_position(end);
+            }
+        }
+        let heading = format!("{}\n\n", trailing.trim_end_matches(['\n', '\r', ' ', '\t']));
+        if let Some(new) = backends_mut(path, doc)?.iter_mut().last() {
+            new.decor_mut().set_prefix(heading);
+        }
+        doc.set_trailing("");
+    }
     Ok(())
 }
 
@@ -103,19 +133,108 @@ pub fn set_backend(path: &Path, doc: &mut DocumentMut, name: &str, change: &Back
     Ok(())
 }
 
-/// Removes one backend; a comment heading the list moves to the next table.
+/// Removes one backend with the comment lines directly above it; a heading above those
+/// (separated by a blank line) moves above the table that now follows.
 pub fn remove_backend(path: &Path, doc: &mut DocumentMut, name: &str) -> Result<(), ConfigError> {
     let backends = backends_mut(path, doc)?;
     let index = position(backends, name).ok_or_else(|| unknown(path, backends, name))?;
-    let prefix = backends.get(index).and_then(|t| t.decor().prefix()).cloned();
+    let removed = backends.get(index).expect("position is in range");
+    let prefix = removed.decor().prefix().and_then(|p| p.as_str()).unwrap_or("").to_string();
+    let at = removed.position();
     backends.remove(index);
-    if let (0, Some(prefix), Some(next)) = (index, prefix, backends.get_mut(0)) {
-        next.decor_mut().set_prefix(prefix);
-    }
+    let heading = heading_of(&prefix);
     if backends.is_empty() {
         doc.remove("backends");
     }
+    if heading.contains('#') {
+        match at.and_then(|at| next_position(doc.as_table(), at)) {
+            Some(next) => {
+                let mut moved = false;
+                each_table_mut(doc.as_table_mut(), &mut |table| {
+                    if !moved && table.position() == Some(next) {
+                        let own = table.decor().prefix().and_then(|p| p.as_str()).unwrap_or("\n");
+                        let own = own.trim_start_matches(['\n', '\r']).to_string();
+                        table.decor_mut().set_prefix(format!("{heading}{own}"));
+                        moved = true;
+                    }
+                });
+            }
+            None => {
+                let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+                doc.set_trailing(format!("{heading}{trailing}"));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The part of a table's leading decor that is not its own: everything above the comment
+/// lines that touch its header (empty when no blank line separates them).
+fn heading_of(prefix: &str) -> &str {
+    let mut own_starts = prefix.len();
+    for line in prefix.split_inclusive('\n').collect::<Vec<_>>().iter().rev() {
+        if !line.trim_start().starts_with('#') {
+            break;
+        }
+        own_starts -= line.len();
+    }
+    &prefix[..own_starts]
+}
+
+/// Every table of the document (arrays of tables and nested ones included) that is drawn.
+fn drawn_tables(table: &Table, out: &mut Vec<Option<isize>>) {
+    for (_, item) in table.iter() {
+        match item {
+            Item::Table(t) => {
+                if !t.is_implicit() && !t.is_dotted() {
+                    out.push(t.position());
+                }
+                drawn_tables(t, out);
+            }
+            Item::ArrayOfTables(a) => {
+                for t in a.iter() {
+                    out.push(t.position());
+                    drawn_tables(t, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The highest position of a table in the document.
+fn last_position(root: &Table) -> Option<isize> {
+    let mut positions = Vec::new();
+    drawn_tables(root, &mut positions);
+    positions.into_iter().flatten().max()
+}
+
+/// The position of the first table drawn after position `at`.
+fn next_position(root: &Table, at: isize) -> Option<isize> {
+    let mut positions = Vec::new();
+    drawn_tables(root, &mut positions);
+    positions.into_iter().flatten().filter(|&p| p > at).min()
+}
+
+/// Calls `change` on every drawn table, depth first in document order.
+fn each_table_mut(table: &mut Table, change: &mut dyn FnMut(&mut Table)) {
+    for (_, item) in table.iter_mut() {
+        match item {
+            Item::Table(t) => {
+                if !t.is_implicit() && !t.is_dotted() {
+                    change(t);
+                }
+                each_table_mut(t, change);
+            }
+            Item::ArrayOfTables(a) => {
+                for t in a.iter_mut() {
+                    change(t);
+                    each_table_mut(t, change);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The `[[backends]]` array of tables, created when absent.
@@ -243,6 +362,130 @@ mod tests {
         assert_eq!(e.key, "backends[0].priority");
         let e = edit(&path, |p, doc| remove_backend(p, doc, "nope")).unwrap_err();
         assert!(e.problem.contains("configured: a"), "{e}");
+    }
+
+    const BALANCER: &str = "[balancer]\nlisten = \"127.0.0.1:8080\"\n";
+    const THREE: &str = concat!(
+        "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+        "\n# Backends, most preferred first.\n",
+        "\n# a: East US, the PTU\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+        "\n# b: West US\n# (pay as you go)\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\n",
+        "\n# c: spare\n[[backends]]\nname = \"c\"\nurl = \"https://c.openai.azure.com\"\n",
+    );
+
+    /// The file text after `change` on `text`.
+    fn edited(text: &str, change: impl FnOnce(&Path, &mut DocumentMut) -> Result<(), ConfigError>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oai-lb.toml");
+        fs::write(&path, text).unwrap();
+        edit(&path, change).unwrap().text
+    }
+
+    fn backend(name: &str) -> BackendConfig {
+        BackendConfig {
+            name: name.into(),
+            url: format!("https://{name}.openai.azure.com"),
+            priority: 1,
+            weight: 1,
+            auth: super::super::BackendAuth::None,
+            api_key_env: None,
+            deployments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn removing_the_first_backend_takes_its_comment_and_keeps_the_heading() {
+        let text = edited(THREE, |p, doc| remove_backend(p, doc, "a"));
+        let want = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# Backends, most preferred first.\n",
+            "\n# b: West US\n# (pay as you go)\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\n",
+            "\n# c: spare\n[[backends]]\nname = \"c\"\nurl = \"https://c.openai.azure.com\"\n",
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn removing_a_middle_backend_takes_only_its_own_comment() {
+        let text = edited(THREE, |p, doc| remove_backend(p, doc, "b"));
+        let want = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# Backends, most preferred first.\n",
+            "\n# a: East US, the PTU\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# c: spare\n[[backends]]\nname = \"c\"\nurl = \"https://c.openai.azure.com\"\n",
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn removing_the_last_backend_takes_its_comment() {
+        let text = edited(THREE, |p, doc| remove_backend(p, doc, "c"));
+        let want = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# Backends, most preferred first.\n",
+            "\n# a: East US, the PTU\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# b: West US\n# (pay as you go)\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\n",
+        );
+        assert_eq!(text, want);
+        // The only backend: its heading stays, at the end of the file.
+        let one = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# Backends, most preferred first.\n",
+            "\n# a: East US\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+        );
+        let text = edited(one, |p, doc| remove_backend(p, doc, "a"));
+        assert_eq!(text, "[balancer]\nlisten = \"127.0.0.1:8080\"\n\n# Backends, most preferred first.\n\n");
+    }
+
+    #[test]
+    fn a_heading_moves_above_the_table_that_follows_the_backends() {
+        let text = concat!(
+            "\n# Backends.\n\n# a\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# The proxy.\n[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+        );
+        let text = edited(text, |p, doc| remove_backend(p, doc, "a"));
+        assert_eq!(text, "\n# Backends.\n\n# The proxy.\n[balancer]\nlisten = \"127.0.0.1:8080\"\n");
+    }
+
+    #[test]
+    fn an_added_backend_goes_below_the_trailing_comment() {
+        let text = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# a\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# More backends go here.\n",
+        );
+        let text = edited(text, |p, doc| add_backend(p, doc, &backend("b")));
+        let want = concat!(
+            "[balancer]\nlisten = \"127.0.0.1:8080\"\n",
+            "\n# a\n[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# More backends go here.\n",
+            "\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\npriority = 1\nweight = 1\nauth = \"none\"\n",
+        );
+        assert_eq!(text, want);
+        // The first backend of a file that has only a commented-out example.
+        let example = format!("{BALANCER}\n# [[backends]]\n# name = \"x\"\n");
+        let text = edited(&example, |p, doc| add_backend(p, doc, &backend("b")));
+        let want = format!(
+            "{BALANCER}\n# [[backends]]\n# name = \"x\"\n\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\npriority = 1\nweight = 1\nauth = \"none\"\n"
+        );
+        assert_eq!(text, want);
+        // Removing it again leaves the file as it was.
+        assert_eq!(edited(&text, |p, doc| remove_backend(p, doc, "b")), format!("{example}\n"));
+    }
+
+    #[test]
+    fn an_added_backend_stays_with_the_backends_before_a_later_table() {
+        let text = concat!(
+            "[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n# The proxy.\n[balancer]\nlisten = \"127.0.0.1:8080\"\n# the end\n",
+        );
+        let text = edited(text, |p, doc| add_backend(p, doc, &backend("b")));
+        let want = concat!(
+            "[[backends]]\nname = \"a\"\nurl = \"https://a.openai.azure.com\"\n",
+            "\n[[backends]]\nname = \"b\"\nurl = \"https://b.openai.azure.com\"\npriority = 1\nweight = 1\nauth = \"none\"\n",
+            "\n# The proxy.\n[balancer]\nlisten = \"127.0.0.1:8080\"\n# the end\n",
+        );
+        assert_eq!(text, want);
     }
 
     #[test]

@@ -87,7 +87,9 @@ pub fn render(path: &Path, answers: &Starter) -> Result<String, ConfigError> {
         super::edit::add_backend(path, &mut doc, backend)?;
     }
     if let Some(first) = doc.get_mut("backends").and_then(|b| b.as_array_of_tables_mut()).and_then(|b| b.get_mut(0)) {
-        first.decor_mut().set_prefix(BACKENDS_HELP);
+        // A blank line after the help makes it a heading: it stays when the first backend
+        // is removed (see `edit`).
+        first.decor_mut().set_prefix(format!("{BACKENDS_HELP}\n"));
     }
     Ok(doc.to_string())
 }
