@@ -11,7 +11,7 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::time::OffsetDateTime;
 use bytes::Bytes;
 use http_body_util::Full;
-use oai_lb::arm::{ArmClient, ArmError, ArmSettings, RetryPolicy};
+use oai_lb::arm::{ArmClient, ArmError, ArmSettings, RetryPolicy, Waiting};
 use oai_lb::credential::{Credential, CredentialKind};
 use serde_json::{Value, json};
 
@@ -88,7 +88,12 @@ fn client(url: &str) -> (ArmClient, Arc<CountingCredential>) {
     let credential = Credential::from_token_credential(CredentialKind::Cli, counting.clone());
     let settings = ArmSettings {
         endpoint: url.to_string(),
-        retry: RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(5) },
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_secs(5),
+            refused_attempts: 3,
+        },
         poll_interval: Duration::from_millis(5),
         operation_timeout: Duration::from_secs(30),
         principal_wait: Duration::from_secs(2),
@@ -110,10 +115,16 @@ fn throttling_is_retried_after_the_servers_retry_after() {
         (&format!("GET {RES}"), 200, vec![], json!({"name": "a"})),
     ]);
     let (client, credential) = client(&server.url);
+    let heard = hear_waiting(&client);
     let started = Instant::now();
     let got = rt().block_on(client.get_json(RES, "2024-01-01")).unwrap();
     assert_eq!(got["name"], "a");
     assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(heard.len(), 3, "{heard:?}");
+    assert_eq!(heard[0], "ARM throttling (429) retry 1/3 wait 1000 ms");
+    assert!(heard[1].starts_with("ARM busy (503) retry 2/3 wait "), "{heard:?}");
+    assert_eq!(heard[2], "ended");
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
     assert!(seen.iter().all(|(_, auth)| auth == "Bearer test-token"));
@@ -227,8 +238,40 @@ fn never_polls_another_host_with_the_token() {
 fn an_unreachable_endpoint_is_a_transport_error_after_retries() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (client, _) = client(&format!("http://127.0.0.1:{port}"));
+    let heard = hear_waiting(&client);
     let e = rt().block_on(client.get_optional(RES, "v")).unwrap_err();
-    assert!(e.to_string().starts_with(&format!("cannot reach ARM at http://127.0.0.1:{port}")), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "cannot reach ARM at http://127.0.0.1:{port}: connection refused (3 attempts) (fix: check the network, any proxy, and the ARM endpoint: --arm-endpoint / OAI_LB_ARM_ENDPOINT)"
+        )
+    );
+    // A refused connection is retried twice, quickly (5 ms, then 10 ms), not backed off.
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(
+        heard,
+        vec![
+            "ARM unreachable (connection refused) retry 1/2 wait 5 ms".to_string(),
+            "ARM unreachable (connection refused) retry 2/2 wait 10 ms".to_string(),
+            "ended".to_string(),
+        ]
+    );
+}
+
+/// What the client reports while it waits, one line per report.
+fn hear_waiting(client: &ArmClient) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    client.on_wait(Arc::new(move |waiting| {
+        let line = match waiting {
+            Waiting::Retry { reason, retry, of, wait, .. } => {
+                format!("{reason} retry {retry}/{of} wait {} ms", wait.as_millis())
+            }
+            Waiting::Ended => "ended".to_string(),
+        };
+        sink.lock().unwrap().push(line);
+    }));
+    heard
 }
 
 #[test]

@@ -14,7 +14,9 @@ pub enum ArmError {
     #[error("ARM operation {state} {code}: {message} (request id {request_id})")]
     Operation { state: String, code: String, message: String, request_id: String },
     /// ARM could not be reached (after retries).
-    #[error("cannot reach ARM at {endpoint}: {message}")]
+    #[error(
+        "cannot reach ARM at {endpoint}: {message} (fix: check the network, any proxy, and the ARM endpoint: --arm-endpoint / OAI_LB_ARM_ENDPOINT)"
+    )]
     Transport { endpoint: String, message: String },
     /// ARM answered something the contract does not allow.
     #[error("unexpected ARM response for {url}: {message}")]

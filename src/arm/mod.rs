@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 pub use error::ArmError;
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, RetryReason, WaitObserver, Waiting};
 
 use crate::credential::Credential;
 
@@ -112,6 +112,8 @@ struct Inner {
     scope: String,
     /// The token and its expiry; refreshed five minutes before it expires.
     token: Mutex<Option<(String, OffsetDateTime)>>,
+    /// Hears every retry, so waiting can be shown (see [`ArmClient::on_wait`]).
+    on_wait: std::sync::OnceLock<WaitObserver>,
 }
 
 impl std::fmt::Debug for ArmClient {
@@ -176,7 +178,20 @@ impl ArmClient {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| ArmError::Transport { endpoint: settings.endpoint.clone(), message: e.to_string() })?;
-        Ok(ArmClient { inner: Arc::new(Inner { http, settings, credential, scope, token: Mutex::new(None) }) })
+        let on_wait = std::sync::OnceLock::new();
+        Ok(ArmClient { inner: Arc::new(Inner { http, settings, credential, scope, token: Mutex::new(None), on_wait }) })
+    }
+
+    /// Reports every retry (and the answer that ends a run of them) to `observer`; the
+    /// first observer set stays.
+    pub fn on_wait(&self, observer: WaitObserver) {
+        let _ = self.inner.on_wait.set(observer);
+    }
+
+    fn report(&self, waiting: Waiting<'_>) {
+        if let Some(observer) = self.inner.on_wait.get() {
+            observer(waiting);
+        }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -314,10 +329,12 @@ impl ArmClient {
         format!("{}{}{}api-version={}", self.inner.settings.endpoint, path, separator, api_version)
     }
 
-    /// Sends one request, retrying throttling, server errors and connection failures.
-    /// Returns the final answer whatever its status; callers decide what is an error.
+    /// Sends one request, retrying throttling, server errors and connection failures (a
+    /// refused connection only [`RetryPolicy::refused_attempts`] times, quickly). Returns the
+    /// final answer whatever its status; callers decide what is an error.
     pub(crate) async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Reply, ArmError> {
         let policy = &self.inner.settings.retry;
+        let endpoint = self.inner.settings.endpoint.as_str();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -334,30 +351,48 @@ impl ArmClient {
                 }
                 Err(e) => Err(e),
             };
-            match outcome {
+            let (reason, wait, of) = match outcome {
                 Ok((status, headers, body)) => {
                     let request_id = header(&headers, "x-ms-request-id");
                     tracing::debug!(%method, %url, status, %request_id, "ARM");
                     if RetryPolicy::retryable_status(status) && attempt < policy.max_attempts {
                         let wait = policy.delay(attempt, retry::retry_after(&headers));
                         tracing::info!(%method, %url, status, ?wait, attempt, "ARM asked to retry");
-                        tokio::time::sleep(wait).await;
-                        continue;
+                        (RetryReason::Status(status), wait, policy.max_attempts)
+                    } else {
+                        if attempt > 1 {
+                            self.report(Waiting::Ended);
+                        }
+                        return Ok(Reply { status, headers, body, request_id });
                     }
-                    return Ok(Reply { status, headers, body, request_id });
-                }
-                Err(e) if attempt < policy.max_attempts => {
-                    let wait = policy.delay(attempt, None);
-                    tracing::info!(%method, %url, error = %e, ?wait, attempt, "ARM unreachable; retrying");
-                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
-                    return Err(ArmError::Transport {
-                        endpoint: self.inner.settings.endpoint.clone(),
-                        message: without_url(&e),
-                    });
+                    let reason = retry::transport_reason(&e);
+                    let attempts =
+                        if reason == RetryReason::Refused { policy.refused_attempts } else { policy.max_attempts };
+                    if attempt >= attempts {
+                        if attempt > 1 {
+                            self.report(Waiting::Ended);
+                        }
+                        return Err(ArmError::Transport {
+                            endpoint: endpoint.to_string(),
+                            message: match reason {
+                                RetryReason::Refused => format!("connection refused ({attempt} attempts)"),
+                                _ => without_url(&e),
+                            },
+                        });
+                    }
+                    let wait = if reason == RetryReason::Refused {
+                        policy.refused_delay(attempt)
+                    } else {
+                        policy.delay(attempt, None)
+                    };
+                    tracing::info!(%method, %url, error = %e, ?wait, attempt, "ARM unreachable; retrying");
+                    (reason, wait, attempts)
                 }
-            }
+            };
+            self.report(Waiting::Retry { endpoint, reason, retry: attempt, of: of - 1, wait });
+            tokio::time::sleep(wait).await;
         }
     }
 

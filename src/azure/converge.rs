@@ -16,7 +16,9 @@ pub enum Event<'a> {
     Started { label: &'a str },
     /// A long-running write reported its state (`InProgress`, `Creating`, …).
     State { label: &'a str, state: &'a str },
-    /// A write finished.
+    /// A write succeeded (its `Done` follows).
+    Written { label: &'a str },
+    /// A write finished, written or failed.
     Done { label: &'a str },
 }
 
@@ -112,6 +114,9 @@ pub async fn converge(client: &ArmClient, plan: Plan, observer: Observer<'_>) ->
                                 fix: "run deploy again".into(),
                             })
                         };
+                        if result.is_ok() {
+                            observer(Event::Written { label: &resource.label });
+                        }
                         observer(Event::Done { label: &resource.label });
                         (i, result)
                     });

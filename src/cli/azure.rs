@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CredentialArg, Error, Printer};
+use crate::arm::{RetryReason, Waiting};
 use crate::azure::{self, Action, ArmClient, Event};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -22,8 +23,88 @@ pub struct AzureArgs {
 }
 
 impl AzureArgs {
+    /// The ARM client, its retries shown as [`show_waiting`] set up.
     pub fn connect(&self) -> Result<ArmClient, Error> {
-        Ok(azure::connect(self.arm_endpoint.as_deref(), self.credential.into(), super::settings::arm_tuning())?)
+        let client =
+            azure::connect(self.arm_endpoint.as_deref(), self.credential.into(), super::settings::arm_tuning())?;
+        if let Some(display) = WAIT_DISPLAY.get() {
+            let display = display.clone();
+            client.on_wait(Arc::new(move |waiting| display.show(waiting)));
+        }
+        Ok(client)
+    }
+}
+
+/// How this run shows ARM retries; set once by [`show_waiting`].
+static WAIT_DISPLAY: OnceLock<Arc<WaitDisplay>> = OnceLock::new();
+
+/// Shows the retries of every ARM client of this run (`cli::run` calls it once): on a
+/// terminal one status line on stderr, updated in place and cleared once ARM answers; off
+/// a terminal one line per retry on stderr (parallel requests retrying alike print it
+/// once). Hidden with `-q`; shown with `--output json` too, since it goes to stderr.
+pub fn show_waiting(printer: &Printer) {
+    let display = WaitDisplay {
+        quiet: printer.quiet,
+        terminal: io::stderr().is_terminal(),
+        state: Mutex::new(WaitState { bar: None, last: None }),
+    };
+    let _ = WAIT_DISPLAY.set(Arc::new(display));
+}
+
+struct WaitDisplay {
+    quiet: bool,
+    terminal: bool,
+    state: Mutex<WaitState>,
+}
+
+struct WaitState {
+    /// The status line on a terminal, while a retry is pending.
+    bar: Option<ProgressBar>,
+    /// The last retry written off a terminal.
+    last: Option<(RetryReason, u32)>,
+}
+
+impl WaitDisplay {
+    fn show(&self, waiting: Waiting<'_>) {
+        if self.quiet {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match waiting {
+            Waiting::Retry { reason, retry, of, wait, .. } => {
+                let line = format!("{reason}, retry {retry}/{of} in {}…", duration_words(wait));
+                if self.terminal {
+                    let bar = state.bar.get_or_insert_with(|| {
+                        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                        bar.set_style(
+                            ProgressStyle::with_template("{spinner} {msg}")
+                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        );
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                        bar
+                    });
+                    bar.set_message(line);
+                } else if state.last != Some((reason, retry)) {
+                    state.last = Some((reason, retry));
+                    eprintln!("{line}");
+                }
+            }
+            Waiting::Ended => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                state.last = None;
+            }
+        }
+    }
+}
+
+/// `800 ms`, `4 s`, `1.5 s`.
+fn duration_words(wait: Duration) -> String {
+    match wait.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        ms => format!("{:.1} s", ms as f64 / 1000.0),
     }
 }
 
@@ -118,6 +199,7 @@ impl Bars {
                     bar.finish_with_message("done");
                 }
             }
+            Event::Written { .. } => {}
         }
     }
 

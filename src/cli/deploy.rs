@@ -2,6 +2,7 @@
 //! printing the plan first. Idempotent, and resumable: the plan is read from what exists.
 
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
@@ -77,9 +78,20 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
     args.apply.confirm("deploy would change resources", &format!("Apply these {} change(s)?", plan.writes()))?;
 
     let bars = Bars::new(printer, false);
-    let observer = |event: Event<'_>| bars.event(event);
+    let progress = Mutex::new(Progress::default());
+    let observer = |event: Event<'_>| {
+        progress.lock().unwrap_or_else(|e| e.into_inner()).hear(event);
+        bars.event(event)
+    };
     let plan_summary = plan_json(&plan);
-    let outcome = azure::converge(client, plan, &observer).await.map_err(|e| {
+    let converged = tokio::select! {
+        converged = azure::converge(client, plan, &observer) => converged,
+        _ = tokio::signal::ctrl_c() => {
+            bars.clear();
+            return Err(progress.lock().unwrap_or_else(|e| e.into_inner()).interrupted());
+        }
+    };
+    let outcome = converged.map_err(|e| {
         Error::caused_by("deploy stopped", e).fix("fix the cause and run `oai-lb deploy` again to resume")
     })?;
     bars.clear();
@@ -107,6 +119,41 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What converge has done so far, to say it when the user interrupts.
+#[derive(Default)]
+struct Progress {
+    written: Vec<String>,
+    running: Vec<String>,
+}
+
+impl Progress {
+    fn hear(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { label } => self.running.push(label.to_string()),
+            Event::Written { label } => self.written.push(label.to_string()),
+            Event::Done { label } => self.running.retain(|l| l != label),
+            Event::State { .. } => {}
+        }
+    }
+
+    /// Ctrl-C: what was written, what may still finish in Azure, and how to resume.
+    fn interrupted(&self) -> Error {
+        let mut message = format!("interrupted: {} resource(s) written so far", self.written.len());
+        if !self.written.is_empty() {
+            message.push_str(&format!(" ({})", self.written.join(", ")));
+        }
+        if !self.running.is_empty() {
+            message.push_str(&format!(
+                "; {} write(s) were under way and may still finish in Azure ({})",
+                self.running.len(),
+                self.running.join(", ")
+            ));
+        }
+        Error::interrupted(message)
+            .fix("run `oai-lb deploy` again to resume: it reads what exists and writes only what is missing")
+    }
 }
 
 fn action_name(action: &Action) -> &'static str {

@@ -131,6 +131,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         _ => LogFormat::Text,
     };
     let _flush_logs_at_exit = printer.init_logging(access_log, log_format);
+    azure::show_waiting(&printer);
     match cli.command {
         Command::Init(args) => init::run(&cli.global, args, &printer),
         Command::Deploy(args) => deploy::run(&cli.global, args, &printer),

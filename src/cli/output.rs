@@ -41,6 +41,10 @@ impl Error {
     pub fn drift(message: impl Into<String>) -> Self {
         Error::new(3, Some(message.into()), None)
     }
+    /// Exit 130: the user pressed Ctrl-C (128 + SIGINT, as shells report it).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Error::new(130, Some(message.into()), None)
+    }
     /// The reader of stdout went away (`oai-lb … | head`): a normal end, exit 0.
     pub fn broken_pipe() -> Self {
         Error { broken_pipe: true, ..Error::new(0, None, None) }
@@ -183,6 +187,13 @@ impl Printer {
     pub fn print_json(&self, value: &impl serde::Serialize) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(value).map_err(|e| Error::caused_by("cannot encode JSON", e))?;
         write_stdout(format_args!("{text}\n"))
+    }
+
+    /// A warning for people and scripts alike: stderr, `warning: …`, hidden only by -q.
+    pub fn warn(&self, text: impl fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
     }
 
     /// A status message for people (stderr, hidden by -q and in json mode).

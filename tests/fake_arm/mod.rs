@@ -187,6 +187,20 @@ impl FakeArm {
         FakeArm { url, state }
     }
 
+    /// Azure finishes every long-running operation still under way, as it does when the
+    /// client that started them has gone away (a `deploy` interrupted with Ctrl-C).
+    pub fn finish_operations(&self) {
+        let mut st = self.state.lock().unwrap();
+        let pending: Vec<String> =
+            st.operations.iter().filter(|(_, op)| op.remaining > 0).map(|(id, _)| id.clone()).collect();
+        for id in pending {
+            if let Some(op) = st.operations.get_mut(&id) {
+                op.remaining = 0;
+            }
+            poll_operation(&mut st, &id);
+        }
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }

@@ -1,6 +1,7 @@
 //! `backends list`: the configured backends, with their deployed state when APIM exists.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -21,20 +22,51 @@ struct Row<'a> {
     auth: BackendAuth,
     api_key_env: Option<&'a str>,
     deployments: &'a [String],
-    /// `in sync`, `missing`, `differs (…)`; `None` when Azure was not asked.
+    /// `in sync`, `missing`, `differs (…)`, or `unavailable` when Azure could not tell;
+    /// `None` when Azure was not asked.
     deployed: Option<String>,
 }
+
+/// How long `backends list` waits for the deployed state before it shows the local list
+/// without it: ARM's own retries (throttling, a slow network) can take minutes.
+const DEPLOYED_STATE_WAIT: Duration = Duration::from_secs(15);
+
+/// What `DEPLOYED` says when Azure was asked but did not tell (unreachable, no credential,
+/// too slow): the list is then oai-lb.toml's only, and the command still exits 0.
+const UNAVAILABLE: &str = "unavailable";
 
 pub(super) fn run(global: &GlobalArgs, args: &ListArgs, printer: &Printer) -> Result<ExitCode, Error> {
     let settings = Settings::load(global, EnvUse::default())?;
     let config = &settings.config;
-    let plan = if args.local_only || !settings.has_apim() {
-        None
-    } else {
+    let asked = !args.local_only && settings.has_apim();
+    let plan = if asked {
         config.check_env(&settings.path, STACK_ENV)?;
         let stack = settings.stack()?;
         let client = args.azure.connect()?;
-        Some(crate::cli::runtime()?.block_on(azure::plan(&client, stack))?)
+        let read = async { tokio::time::timeout(DEPLOYED_STATE_WAIT, azure::plan(&client, stack)).await };
+        match crate::cli::runtime()?.block_on(read) {
+            Ok(Ok(plan)) => Some(plan),
+            Ok(Err(e)) if e.is_usage() => return Err(e.into()),
+            Ok(Err(e)) => {
+                let why = Error::caused_by("the deployed state is unavailable", e);
+                printer.warn(format!("{}; listing oai-lb.toml only", why.line()));
+                None
+            }
+            Err(_) => {
+                printer.warn(format!(
+                    "the deployed state is unavailable: ARM did not answer within {} s; listing oai-lb.toml only",
+                    DEPLOYED_STATE_WAIT.as_secs()
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let deployed = |name: &str| match &plan {
+        Some(plan) => Some(describe_or_unknown(plan.action(Kind::Backend, name))),
+        None if asked => Some(UNAVAILABLE.to_string()),
+        None => None,
     };
     let rows: Vec<Row<'_>> = config
         .backends
@@ -47,7 +79,7 @@ pub(super) fn run(global: &GlobalArgs, args: &ListArgs, printer: &Printer) -> Re
             auth: b.auth,
             api_key_env: b.api_key_env.as_deref(),
             deployments: &b.deployments,
-            deployed: plan.as_ref().map(|p| describe_or_unknown(p.action(Kind::Backend, &b.name))),
+            deployed: deployed(&b.name),
         })
         .collect();
     if printer.json() {
@@ -60,7 +92,7 @@ pub(super) fn run(global: &GlobalArgs, args: &ListArgs, printer: &Printer) -> Re
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     let mut header = vec!["NAME", "PRIORITY", "WEIGHT", "AUTH", "DEPLOYMENTS", "URL"];
-    header.extend(plan.as_ref().map(|_| "DEPLOYED"));
+    header.extend(asked.then_some("DEPLOYED"));
     table.set_header(header);
     for row in &rows {
         let auth = match row.api_key_env {
