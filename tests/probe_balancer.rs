@@ -40,6 +40,16 @@ async fn probe_through_the_balancer_attributes_every_answer_to_its_backend() {
     assert!(ptu.stats().ok <= 10, "priority 1 serves at most its 10-second budget");
     assert!(paygo.stats().ok > 0, "the rest spilled to priority 2");
     assert_eq!(json["requests"], ptu.stats().ok + paygo.stats().ok);
+    // The JSON lists the backends as the table does: by the balancer's priority, with it and
+    // each backend's state.
+    let listed: Vec<(&str, u64, &str)> = json["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap(), b["priority"].as_u64().unwrap(), b["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed.iter().map(|b| (b.0, b.1)).collect::<Vec<_>>(), [("ptu", 1), ("paygo", 2)], "{json}");
+    assert!(listed.iter().all(|b| ["ok", "cooling"].contains(&b.2)), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

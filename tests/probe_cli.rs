@@ -21,8 +21,20 @@ fn args(list: &[&str]) -> Vec<String> {
 async fn json_counts_equal_what_the_simulator_saw() {
     let server = sim::spawn(SimOptions { rpm: 120, ..SimOptions::default() }).await.unwrap();
     let url = server.url();
-    let out =
-        oai_lb(args(&["probe", "--target", &url, "--concurrency", "3", "--duration", "1s", "--output", "json"])).await;
+    let out = oai_lb(args(&[
+        "probe",
+        "--target",
+        &url,
+        "--rps",
+        "unlimited",
+        "--concurrency",
+        "3",
+        "--duration",
+        "1s",
+        "--output",
+        "json",
+    ]))
+    .await;
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stats = server.stats();
@@ -44,6 +56,64 @@ async fn json_counts_equal_what_the_simulator_saw() {
     }
     assert!(json["latency_ms"]["p99"].as_f64().unwrap() >= json["latency_ms"]["p50"].as_f64().unwrap());
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_rate_is_modest_and_unlimited_is_asked_for() {
+    let server = sim::spawn(SimOptions::default()).await.unwrap();
+    let url = server.url();
+    let out = oai_lb(args(&["probe", "--target", &url, "--duration", "2s", "--output", "json"])).await;
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = json["requests"].as_u64().unwrap();
+    assert!((12..=22).contains(&requests), "10 rps for 2 s, not as fast as it answers: {requests}");
+    assert_eq!(server.stats().requests, requests);
+
+    // --concurrency alone would drive as fast as the target answers: it needs the explicit choice.
+    let out = oai_lb(args(&["probe", "--target", &url, "--concurrency", "3", "--duration", "1s"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: --concurrency") && err.contains("fix: add --rps unlimited"), "{err}");
+    assert_eq!(server.stats().requests, requests, "nothing sent");
+    let out = oai_lb(args(&["probe", "--target", &url, "--rps", "fast"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("or `unlimited`"));
+
+    let out =
+        oai_lb(args(&["probe", "--target", &url, "--rps", "unlimited", "--duration", "1s", "--output", "json"])).await;
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["requests"].as_u64().unwrap() > 30, "as fast as it answers: {json}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_never_answered_fails_whatever_the_error_threshold() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let target = format!("http://127.0.0.1:{port}");
+    let out = oai_lb(args(&[
+        "probe",
+        "--target",
+        &target,
+        "--duration",
+        "500ms",
+        "--max-error-rate",
+        "1",
+        "--output",
+        "json",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = json["requests"].as_u64().unwrap();
+    assert!(requests > 0 && json["no_response"] == requests, "{json}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!(
+            "error: {target} never answered: none of {requests} requests got a response (fix: check --target, and that the endpoint runs and is reachable)"
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,10 +32,10 @@ pub struct Args {
     /// The api-version query parameter.
     #[arg(long, default_value = crate::sim::openai::DEFAULT_API_VERSION)]
     api_version: String,
-    /// Offer a fixed number of requests per second.
-    #[arg(long, conflicts_with = "concurrency")]
-    rps: Option<f64>,
-    /// Keep this many requests in flight (the default, with 4).
+    /// Requests per second, or `unlimited`: as fast as answers come, --concurrency in flight.
+    #[arg(long, value_name = "RPS|unlimited", default_value = "10", value_parser = parse_rate)]
+    rps: Rate,
+    /// With --rps unlimited: requests kept in flight [default: 4].
     #[arg(long)]
     concurrency: Option<usize>,
     /// How long to drive traffic, e.g. 30s or 2m.
@@ -61,12 +61,35 @@ pub struct Args {
     timeout: Duration,
 }
 
+/// `--rps`: a modest fixed rate by default (10 rps: 600 requests a minute, the limit of a
+/// 100K-TPM Standard deployment, so a small deployment shows throttling and a pool its
+/// balancing, at ~50 tokens a request), or, only when asked, no rate limit at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rate {
+    PerSecond(f64),
+    Unlimited,
+}
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(Rate::Unlimited);
+    }
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(Rate::PerSecond(r)),
+        _ => Err("expected a number of requests per second above 0 (e.g. 10), or `unlimited`".into()),
+    }
+}
+
 pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let load = match (args.rps, args.concurrency) {
-        (Some(r), _) if !(r > 0.0 && r.is_finite()) => return Err(Error::usage("--rps must be above 0")),
-        (Some(r), _) => Load::Rps(r),
-        (None, Some(0)) => return Err(Error::usage("--concurrency must be at least 1")),
-        (None, c) => Load::Concurrency(c.unwrap_or(4)),
+        (_, Some(0)) => return Err(Error::usage("--concurrency must be at least 1")),
+        (Rate::Unlimited, c) => Load::Concurrency(c.unwrap_or(4)),
+        (Rate::PerSecond(r), None) => Load::Rps(r),
+        (Rate::PerSecond(_), Some(_)) => {
+            return Err(Error::usage(
+                "--concurrency keeps requests in flight as fast as the target answers, so it needs --rps unlimited (fix: add --rps unlimited, or drop --concurrency to keep a fixed rate)",
+            ));
+        }
     };
     if !(0.0..=1.0).contains(&args.max_error_rate) {
         return Err(Error::usage("--max-error-rate is a share between 0 and 1, e.g. 0.01"));
@@ -91,6 +114,12 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
                 summary.no_response, summary.requests, args.target
             ));
         }
+        if summary.requests > 0 && summary.no_response == summary.requests {
+            return Err(Error::failure(format!(
+                "{} never answered: none of {} requests got a response (fix: check --target, and that the endpoint runs and is reachable)",
+                args.target, summary.requests
+            )));
+        }
         if summary.error_rate > args.max_error_rate {
             return Err(Error::failure(format!(
                 "client-visible error rate {:.2}% is above --max-error-rate {:.2}%",
@@ -104,10 +133,10 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
 
 /// The final table (with the balancer's view when there is one) or the JSON summary.
 pub(super) async fn print_summary(probe: &Probe, summary: &Summary, printer: &Printer) -> Result<(), Error> {
-    if printer.json() {
-        return printer.print_json(summary);
-    }
     let lb = balancer::backends(probe.client(), &probe.options().target, &probe.options().auth).await;
+    if printer.json() {
+        return printer.print_json(&view::Report::new(summary, lb.as_deref()));
+    }
     printer.line(view::render(&Snapshot::new(summary, lb.as_deref()), terminal_width()))
 }
 

@@ -113,7 +113,8 @@ impl Stats {
     }
 }
 
-/// The stable JSON of `oai-lb probe --output json`.
+/// What the client saw. `oai-lb probe --output json` is this with its backends in the
+/// table's order, each with the balancer's view ([`super::view::Report`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     pub target: String,
@@ -128,6 +129,8 @@ pub struct Summary {
     pub no_response: u64,
     pub rps: f64,
     pub latency_ms: Latency,
+    /// By name; [`super::view::Report`] writes them in the table's order.
+    #[serde(skip)]
     pub backends: Vec<BackendSummary>,
 }
 

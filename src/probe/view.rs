@@ -3,9 +3,10 @@
 
 use comfy_table::presets::NOTHING;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
 
 use super::balancer::LbBackend;
-use super::stats::Summary;
+use super::stats::{BackendSummary, Latency, Summary};
 
 /// A backend's throttle state as the balancer reports it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,6 +96,58 @@ impl Snapshot {
             client_429: summary.client_429,
             rows,
         }
+    }
+}
+
+/// The stable JSON of `oai-lb probe --output json`: the client's [`Summary`], then its
+/// backends in the order of the table, each with the balancer's priority and state.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    #[serde(flatten)]
+    pub summary: &'a Summary,
+    pub backends: Vec<BackendReport>,
+}
+
+/// One backend of [`Report`]: the client's counts, the balancer's view.
+#[derive(Debug, Serialize)]
+pub struct BackendReport {
+    #[serde(flatten)]
+    pub counts: BackendSummary,
+    /// The balancer's priority; `null` when the target is not oai-lb (or did not list it).
+    pub priority: Option<u32>,
+    /// `ok`, `cooling`, or `unknown` when the target is not oai-lb.
+    pub state: &'static str,
+    /// While cooling: the seconds left of its longest cooldown.
+    pub cooldown_secs: Option<u64>,
+}
+
+impl<'a> Report<'a> {
+    /// Joins `summary` with the balancer's view, in the rows of [`Snapshot::new`].
+    pub fn new(summary: &'a Summary, balancer: Option<&[LbBackend]>) -> Report<'a> {
+        let backends = Snapshot::new(summary, balancer)
+            .rows
+            .into_iter()
+            .map(|row| {
+                let counts = summary.backends.iter().find(|b| b.name == row.name).cloned().unwrap_or(BackendSummary {
+                    name: row.name.clone(),
+                    requests: 0,
+                    status_2xx: 0,
+                    status_429: 0,
+                    status_5xx: 0,
+                    share: 0.0,
+                    tokens: 0,
+                    tpm: 0.0,
+                    latency_ms: Latency::default(),
+                });
+                let (state, cooldown_secs) = match row.state {
+                    State::Ok => ("ok", None),
+                    State::Cooling(secs) => ("cooling", Some(secs)),
+                    State::Unknown => ("unknown", None),
+                };
+                BackendReport { counts, priority: row.priority, state, cooldown_secs }
+            })
+            .collect();
+        Report { summary, backends }
     }
 }
 
@@ -205,6 +258,37 @@ mod tests {
         assert_eq!(lines[4], ["west", "2", "OK", "60", "60", "0", "0", "60.0%", "2917", "31", "62"]);
         assert_eq!(lines.len(), 5);
         assert!(!frame.contains('\x1b'));
+    }
+
+    #[test]
+    fn the_json_lists_backends_in_table_order_with_priority_and_state() {
+        let summary = summary();
+        let balancer = [lb("west", 2, &[]), lb("east", 1, &[3.2, 11.4]), lb("idle", 2, &[])];
+        let json = serde_json::to_value(Report::new(&summary, Some(&balancer))).unwrap();
+        let rows: Vec<(&str, u64, u64, &str, Option<u64>)> = json["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let name = b["name"].as_str().unwrap();
+                let state = b["state"].as_str().unwrap();
+                (
+                    name,
+                    b["priority"].as_u64().unwrap(),
+                    b["requests"].as_u64().unwrap(),
+                    state,
+                    b["cooldown_secs"].as_u64(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [("east", 1, 40, "cooling", Some(12)), ("idle", 2, 0, "ok", None), ("west", 2, 60, "ok", None)]
+        );
+        assert_eq!((json["requests"].as_u64(), json["target"].as_str()), (Some(100), Some("http://127.0.0.1:8080")));
+        let alone = serde_json::to_value(Report::new(&summary, None)).unwrap();
+        assert_eq!(alone["backends"][0]["priority"], serde_json::Value::Null);
+        assert_eq!(alone["backends"][1]["state"], "unknown");
     }
 
     #[test]
