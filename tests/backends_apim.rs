@@ -149,3 +149,54 @@ fn commands_on_apim_need_the_azure_sections() {
     }
     assert!(env.fake.requests().is_empty());
 }
+
+const TWO: &str = concat!(
+    azure_apim!(),
+    r#"
+[[backends]]
+name = "east"
+url = "https://east.openai.azure.com"
+priority = 1
+auth = "entra"
+
+[[backends]]
+name = "west"
+url = "https://west.openai.azure.com"
+priority = 2
+auth = "entra"
+"#
+);
+
+#[test]
+fn a_status_row_shows_drift_when_what_apim_serves_for_it_differs() {
+    for strategy in ["policy", "pool"] {
+        let config = TWO.replace(
+            "publisher_name = \"Contoso\"\n",
+            &format!("publisher_name = \"Contoso\"\nstrategy = \"{strategy}\"\n"),
+        );
+        let env = Env::deployed(&config);
+        env.cmd(&["backends", "set", "west", "--weight", "3", "--local-only", "--yes"]).assert().success();
+        let out = env.cmd(&["--output", "json", "status"]).assert().success();
+        let json: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+        let rows: Vec<(&str, u64, &str)> = json["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["name"].as_str().unwrap(), b["weight"].as_u64().unwrap(), b["deployed"].as_str().unwrap()))
+            .collect();
+        let west = match strategy {
+            "pool" => "differs (weight in oai-lb-backends, weight in oai-lb-pool)",
+            _ => "differs (weight in oai-lb-backends)",
+        };
+        assert_eq!(rows, [("east", 1, "in sync"), ("west", 3, west)], "{strategy}: {json}");
+        let drift: Vec<&str> =
+            json["drift"].as_array().unwrap().iter().map(|d| d["resource"].as_str().unwrap()).collect();
+        assert!(drift.contains(&"named value oai-lb-backends"), "{drift:?}");
+
+        let table = stdout(env.cmd(&["status", "--check"]).assert().code(3));
+        let row = table.lines().find(|l| l.trim_start().starts_with("west")).unwrap();
+        assert!(row.trim_end().ends_with(west), "{table}");
+        let row = table.lines().find(|l| l.trim_start().starts_with("east")).unwrap();
+        assert!(row.trim_end().ends_with("in sync"), "{table}");
+    }
+}

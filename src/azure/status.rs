@@ -1,7 +1,14 @@
 //! `status`: the gateway URL, each backend's deployed state and the drift, from one plan.
+//!
+//! A backend's row tells what APIM serves for it, not only its backend entity: its entry in
+//! the `oai-lb-backends` named value (priority, weight, auth, deployments: what the smart
+//! policy reads), its place in the pool (priority and weight, under the pool strategy) and
+//! its key named value. A row says `in sync` only when all of them match the config.
 
-use super::{Action, ArmClient, AzureError, Kind, Plan, Stack};
-use crate::names::{API_DIAGNOSTIC_ID, APP_INSIGHTS_LOGGER_ID};
+use serde_json::Value;
+
+use super::{Action, ArmClient, AzureError, Change, Kind, Plan, Stack};
+use crate::names::{self, API_DIAGNOSTIC_ID, APP_INSIGHTS_LOGGER_ID, BACKENDS_NAMED_VALUE, POOL_BACKEND_ID};
 
 /// What is deployed, compared with the config.
 #[derive(Debug, Clone)]
@@ -53,7 +60,7 @@ pub async fn status(client: &ArmClient, stack: &Stack) -> Result<Status, AzureEr
             name: b.name.clone(),
             priority: b.priority,
             weight: b.weight,
-            action: plan.action(Kind::Backend, &b.name).cloned(),
+            action: backend_action(&plan, &b.name),
         })
         .collect();
     Ok(Status {
@@ -78,4 +85,71 @@ fn drift(plan: &Plan) -> Vec<(String, Action)> {
         .filter(|c| c.action != Action::Unchanged)
         .map(|c| (c.resource.label.clone(), c.action.clone()))
         .collect()
+}
+
+/// What `deploy` would change for one backend, over every resource that serves it: the
+/// backend entity (`missing` wins), then the fields that differ, named after where they
+/// live (`weight in oai-lb-backends`, `priority in oai-lb-pool`, `key oai-lb-key-east`).
+fn backend_action(plan: &Plan, name: &str) -> Option<Action> {
+    let change = |kind: Kind, id: &str| plan.changes.iter().find(|c| c.resource.kind == kind && c.resource.name == id);
+    let entity = change(Kind::Backend, name)?;
+    let mut fields = match &entity.action {
+        Action::Create | Action::Restore => return Some(entity.action.clone()),
+        Action::Update { fields } => fields.clone(),
+        Action::Unchanged => Vec::new(),
+    };
+    if let Some(list) = change(Kind::NamedValue, BACKENDS_NAMED_VALUE) {
+        let entry = |value: Option<&Value>| -> Option<Value> {
+            let text = value?.pointer("/properties/value")?.as_str()?;
+            let list: Value = serde_json::from_str(text).ok()?;
+            list["backends"].as_array()?.iter().find(|b| b["id"] == name).cloned()
+        };
+        let desired = entry(Some(list.resource.body()));
+        fields.extend(differences(desired.as_ref(), entry(list.current.as_ref()).as_ref(), BACKENDS_NAMED_VALUE));
+    }
+    if let Some(pool) = change(Kind::Backend, POOL_BACKEND_ID) {
+        let suffix = format!("/backends/{name}");
+        let member = |value: Option<&Value>| -> Option<Value> {
+            let services = value?.pointer("/properties/pool/services")?.as_array()?;
+            let found = services.iter().find(|s| s["id"].as_str().is_some_and(|id| id.ends_with(&suffix)))?;
+            Some(serde_json::json!({"priority": found["priority"], "weight": found["weight"]}))
+        };
+        let desired = member(Some(pool.resource.body()));
+        fields.extend(differences(desired.as_ref(), member(pool.current.as_ref()).as_ref(), POOL_BACKEND_ID));
+    }
+    let key = names::backend_key_named_value(name);
+    if let Some(Change { action: Action::Create | Action::Restore | Action::Update { .. }, .. }) =
+        change(Kind::NamedValue, &key)
+    {
+        fields.push(format!("key {key}"));
+    }
+    Some(if fields.is_empty() { Action::Unchanged } else { Action::Update { fields } })
+}
+
+/// The keys of `desired` whose value `current` does not have, as `KEY in WHERE`; `not in
+/// WHERE` when `current` lacks the entry.
+fn differences(desired: Option<&Value>, current: Option<&Value>, place: &str) -> Vec<String> {
+    let Some(desired) = desired.and_then(Value::as_object) else { return Vec::new() };
+    let Some(current) = current else { return vec![format!("not in {place}")] };
+    desired
+        .iter()
+        .filter(|(key, want)| current.get(key.as_str()) != Some(*want))
+        .map(|(key, _)| format!("{key} in {place}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_name_the_field_and_where_it_lives() {
+        let want = json!({"id": "east", "priority": 1, "weight": 3});
+        let have = json!({"id": "east", "priority": 1, "weight": 1});
+        assert_eq!(differences(Some(&want), Some(&have), "oai-lb-backends"), vec!["weight in oai-lb-backends"]);
+        assert!(differences(Some(&want), Some(&want), "oai-lb-backends").is_empty());
+        assert_eq!(differences(Some(&want), None, "oai-lb-pool"), vec!["not in oai-lb-pool"]);
+        assert!(differences(None, Some(&have), "oai-lb-pool").is_empty(), "not wanted there: no drift");
+    }
 }
