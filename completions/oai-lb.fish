@@ -372,8 +372,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Pr
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l target -d 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l deployment -d 'The deployment (model) to call' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-version -d 'The api-version query parameter' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l rps -d 'Offer a fixed number of requests per second' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l concurrency -d 'Keep this many requests in flight (the default, with 4)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l rps -d 'Requests per second, or `unlimited`: as fast as answers come, --concurrency in flight' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l concurrency -d 'With --rps unlimited: requests kept in flight [default: 4]' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l duration -d 'How long to drive traffic, e.g. 30s or 2m' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-key-env -d 'Environment variable holding the key to send as `api-key`' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l credential -d 'Send an Entra ID token from this credential source when no key is given' -r -f -a "auto\t'Try every source below in order'
