@@ -223,7 +223,9 @@ fn init_writes_the_file_and_says_what_to_export() {
 fn every_change_takes_what_if_and_yes() {
     let env = Env::deployed(APIM);
     let policy = format!("{}/apis/openai/policies/policy", apim::APIM);
-    let cases: &[(&[&str], &dyn Fn(&Env))] = &[
+    /// A command, and what to change behind its back first so it has something to do.
+    type Case<'a> = (&'a [&'a str], &'a dyn Fn(&Env));
+    let cases: &[Case<'_>] = &[
         (&["named-values", "set", "team", "platform"], &|_| {}),
         (&["named-values", "remove", "team"], &|_| {}),
         (&["backends", "add", "west", "--url", "https://west.openai.azure.com"], &|_| {}),
@@ -362,6 +364,15 @@ fn output_json_is_one_document_on_stdout_for_every_command() {
     local(&["backends", "remove", "west", "--yes"]);
     assert!(local(&["policy", "render"])["policy"].as_str().unwrap().starts_with("<policies>"));
     assert_eq!(local(&["policy", "render", "--out", "policy.xml"])["path"], "policy.xml");
+
+    // `completions` prints a script: it refuses --output rather than ignore it.
+    let mut completions = Command::cargo_bin("oai-lb").unwrap();
+    let refused = completions.env_clear().args(["completions", "bash", "--output", "json"]).assert().code(2);
+    assert_eq!(
+        stderr_of(&refused),
+        "error: --output: `completions` prints a shell script, never JSON (fix: drop the flag)\n"
+    );
+    assert!(stdout_of(&refused).is_empty());
 
     // The servers: a simulated backend, the balancer in front, a probe through it.
     let mut sim = binary();

@@ -95,9 +95,9 @@ impl Pty {
     fn spawn(cmd: &mut std::process::Command) -> (Pty, std::process::Child) {
         use std::os::fd::FromRawFd;
         let (mut main, mut sub) = (0, 0);
-        let mut size = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: openpty fills the two descriptors; each is owned by one File below.
-        let rc = unsafe { libc::openpty(&mut main, &mut sub, std::ptr::null_mut(), std::ptr::null(), &mut size) };
+        let rc = unsafe { libc::openpty(&mut main, &mut sub, std::ptr::null_mut(), std::ptr::null(), &size) };
         assert_eq!(rc, 0, "openpty");
         // SAFETY: the descriptors are fresh and owned here.
         let (main, sub) = unsafe { (std::fs::File::from_raw_fd(main), std::fs::File::from_raw_fd(sub)) };
