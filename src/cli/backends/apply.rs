@@ -53,6 +53,10 @@ pub(super) fn apply(
     }
     sync.apply.confirm(&format!("backends {verb} changes {target}"), &format!("Apply to {target}?"))?;
     edit::write_atomically(path, &edited.text)?;
+    // Not read here, but `serve` (and `deploy` for a new backend) will: say so now.
+    for (backend, var) in settings.config.unset_backend_keys() {
+        printer.note(format!("note: backend `{backend}` reads its key from {var}, which is unset: `export {var}=...`"));
+    }
     let Some((client, change)) = apim else {
         printer
             .note(format!("{what} in {}; APIM is left as it is (run `oai-lb deploy` to update it).", path.display()));
