@@ -48,12 +48,12 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;init' {
             [CompletionResult]::new('--subscription-id', '--subscription-id', [CompletionResultType]::ParameterName, 'Azure subscription for deploy (with --resource-group and --location)')
-            [CompletionResult]::new('--resource-group', '--resource-group', [CompletionResultType]::ParameterName, 'resource-group')
-            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'location')
+            [CompletionResult]::new('--resource-group', '--resource-group', [CompletionResultType]::ParameterName, 'The resource group deploy creates or uses (asked on a terminal; default rg-oai-lb)')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'The Azure region, e.g. eastus')
             [CompletionResult]::new('--apim-name', '--apim-name', [CompletionResultType]::ParameterName, 'API Management service name (with --publisher-email and --publisher-name)')
-            [CompletionResult]::new('--apim-sku', '--apim-sku', [CompletionResultType]::ParameterName, 'apim-sku')
-            [CompletionResult]::new('--publisher-email', '--publisher-email', [CompletionResultType]::ParameterName, 'publisher-email')
-            [CompletionResult]::new('--publisher-name', '--publisher-name', [CompletionResultType]::ParameterName, 'publisher-name')
+            [CompletionResult]::new('--apim-sku', '--apim-sku', [CompletionResultType]::ParameterName, 'The APIM pricing tier (default Developer)')
+            [CompletionResult]::new('--publisher-email', '--publisher-email', [CompletionResultType]::ParameterName, 'The APIM publisher''s email (APIM requires it)')
+            [CompletionResult]::new('--publisher-name', '--publisher-name', [CompletionResultType]::ParameterName, 'The APIM publisher''s name (APIM requires it)')
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The APIM strategy')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where `serve` listens')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'A backend (repeatable): NAME=URL[,priority=N][,weight=W][,key-env=VAR][,auth=api-key|entra|none]')
@@ -72,7 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;deploy' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -107,12 +107,12 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;backends;add' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The endpoint, e.g. https://contoso-eastus.openai.azure.com')
-            [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, '1 is the most preferred; higher numbers are used while lower ones are throttled')
-            [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'Share of traffic among backends of the same priority')
+            [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, '1 to 100; 1 is the most preferred, higher numbers are used while lower ones are throttled')
+            [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, '1 to 100: share of traffic among backends of the same priority')
             [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)')
             [CompletionResult]::new('--api-key-env', '--api-key-env', [CompletionResultType]::ParameterName, 'The environment variable holding its key (never the key itself)')
             [CompletionResult]::new('--deployment', '--deployment', [CompletionResultType]::ParameterName, 'A deployment it serves (repeatable); without any it serves all')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -129,7 +129,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;backends;list' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -143,10 +143,10 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;backends;set' {
-            [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, 'priority')
-            [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'weight')
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'url')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, 'New priority, 1 to 100 (1 is the most preferred)')
+            [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'New weight, 1 to 100 (share among backends of the same priority)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'New endpoint URL')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -163,7 +163,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;backends;remove' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -211,15 +211,15 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value of your own (not one oai-lb manages)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every named value of the service (secrets hidden), marking those oai-lb manages')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'oai-lb;named-values;set' {
             [CompletionResult]::new('--from-env', '--from-env', [CompletionResultType]::ParameterName, 'Read the value from this environment variable')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -236,7 +236,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;named-values;list' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -249,7 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;named-values;remove' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -265,8 +265,8 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;named-values;help' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value of your own (not one oai-lb manages)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every named value of the service (secrets hidden), marking those oai-lb manages')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -314,7 +314,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;policy;diff' {
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -328,7 +328,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;policy;push' {
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -345,7 +345,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
         }
         'oai-lb;policy;show' {
             [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'The strategy to render; defaults to `[apim] strategy`')
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -381,7 +381,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;status' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -395,7 +395,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;destroy' {
-            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token comes from')
+            [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where the Entra ID token for Azure comes from')
             [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
@@ -413,7 +413,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;serve' {
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen on this address instead of balancer.listen: IP:PORT or HOST:PORT (a host name is resolved; without client keys it must resolve to a loopback address)')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker threads, each with its own event loop; default one per core')
             [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Where Entra tokens for `auth = "entra"` backends come from')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)')
@@ -487,12 +487,12 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;completions' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v info, -vv debug, -vvv trace)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'config')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'v')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'verbose')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'q')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'quiet')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -539,8 +539,8 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;help;named-values' {
-            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The named values oai-lb manages for this config, as deployed (secrets hidden)')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Create or replace a named value of your own (not one oai-lb manages)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every named value of the service (secrets hidden), marking those oai-lb manages')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a named value the policy does not use')
             break
         }

@@ -44,12 +44,12 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;init'= {
             cand --subscription-id 'Azure subscription for deploy (with --resource-group and --location)'
-            cand --resource-group 'resource-group'
-            cand --location 'location'
+            cand --resource-group 'The resource group deploy creates or uses (asked on a terminal; default rg-oai-lb)'
+            cand --location 'The Azure region, e.g. eastus'
             cand --apim-name 'API Management service name (with --publisher-email and --publisher-name)'
-            cand --apim-sku 'apim-sku'
-            cand --publisher-email 'publisher-email'
-            cand --publisher-name 'publisher-name'
+            cand --apim-sku 'The APIM pricing tier (default Developer)'
+            cand --publisher-email 'The APIM publisher''s email (APIM requires it)'
+            cand --publisher-name 'The APIM publisher''s name (APIM requires it)'
             cand --strategy 'The APIM strategy'
             cand --listen 'Where `serve` listens'
             cand --backend 'A backend (repeatable): NAME=URL[,priority=N][,weight=W][,key-env=VAR][,auth=api-key|entra|none]'
@@ -67,7 +67,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;deploy'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -100,12 +100,12 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;backends;add'= {
             cand --url 'The endpoint, e.g. https://contoso-eastus.openai.azure.com'
-            cand --priority '1 is the most preferred; higher numbers are used while lower ones are throttled'
-            cand --weight 'Share of traffic among backends of the same priority'
+            cand --priority '1 to 100; 1 is the most preferred, higher numbers are used while lower ones are throttled'
+            cand --weight '1 to 100: share of traffic among backends of the same priority'
             cand --auth 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)'
             cand --api-key-env 'The environment variable holding its key (never the key itself)'
             cand --deployment 'A deployment it serves (repeatable); without any it serves all'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -121,7 +121,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;list'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -134,10 +134,10 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;set'= {
-            cand --priority 'priority'
-            cand --weight 'weight'
-            cand --url 'url'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --priority 'New priority, 1 to 100 (1 is the most preferred)'
+            cand --weight 'New weight, 1 to 100 (share among backends of the same priority)'
+            cand --url 'New endpoint URL'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -153,7 +153,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;backends;remove'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -194,14 +194,14 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --quiet 'Only errors'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand set 'Create or replace a named value of your own (not one oai-lb manages)'
+            cand list 'Every named value of the service (secrets hidden), marking those oai-lb manages'
             cand remove 'Delete a named value the policy does not use'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'oai-lb;named-values;set'= {
             cand --from-env 'Read the value from this environment variable'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -217,7 +217,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;named-values;list'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -229,7 +229,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;named-values;remove'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -244,8 +244,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;named-values;help'= {
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand set 'Create or replace a named value of your own (not one oai-lb manages)'
+            cand list 'Every named value of the service (secrets hidden), marking those oai-lb manages'
             cand remove 'Delete a named value the policy does not use'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -286,7 +286,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;policy;diff'= {
             cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -299,7 +299,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;policy;push'= {
             cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -315,7 +315,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         }
         &'oai-lb;policy;show'= {
             cand --strategy 'The strategy to render; defaults to `[apim] strategy`'
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -344,7 +344,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;policy;help;help'= {
         }
         &'oai-lb;status'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -357,7 +357,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;destroy'= {
-            cand --credential 'Where the Entra ID token comes from'
+            cand --credential 'Where the Entra ID token for Azure comes from'
             cand --arm-endpoint 'The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
@@ -374,7 +374,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;serve'= {
-            cand --listen 'Listen on this address instead of balancer.listen'
+            cand --listen 'Listen on this address instead of balancer.listen: IP:PORT or HOST:PORT (a host name is resolved; without client keys it must resolve to a loopback address)'
             cand --workers 'Worker threads, each with its own event loop; default one per core'
             cand --credential 'Where Entra tokens for `auth = "entra"` backends come from'
             cand --log-format 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)'
@@ -444,12 +444,12 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help'
         }
         &'oai-lb;completions'= {
-            cand --config 'The config file'
-            cand --output 'Output format; json is stable, for scripts'
-            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
-            cand -q 'Only errors'
-            cand --quiet 'Only errors'
+            cand --config 'config'
+            cand --output 'output'
+            cand -v 'v'
+            cand --verbose 'verbose'
+            cand -q 'q'
+            cand --quiet 'quiet'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -487,8 +487,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
         &'oai-lb;help;backends;remove'= {
         }
         &'oai-lb;help;named-values'= {
-            cand set 'Create or replace a named value'
-            cand list 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+            cand set 'Create or replace a named value of your own (not one oai-lb manages)'
+            cand list 'Every named value of the service (secrets hidden), marking those oai-lb manages'
             cand remove 'Delete a named value the policy does not use'
         }
         &'oai-lb;help;named-values;set'= {

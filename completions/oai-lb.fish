@@ -45,18 +45,18 @@ complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "demo" -d 'Simulated b
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, powershell, elvish)'
 complete -c oai-lb -n "__fish_oai_lb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l subscription-id -d 'Azure subscription for deploy (with --resource-group and --location)' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l resource-group -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l location -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l resource-group -d 'The resource group deploy creates or uses (asked on a terminal; default rg-oai-lb)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l location -d 'The Azure region, e.g. eastus' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l apim-name -d 'API Management service name (with --publisher-email and --publisher-name)' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l apim-sku -r -f -a "Developer\t''
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l apim-sku -d 'The APIM pricing tier (default Developer)' -r -f -a "Developer\t''
 Basic\t''
 Standard\t''
 Premium\t''
 BasicV2\t''
 StandardV2\t''
 Consumption\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l publisher-email -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l publisher-name -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l publisher-email -d 'The APIM publisher\'s email (APIM requires it)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l publisher-name -d 'The APIM publisher\'s name (APIM requires it)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l strategy -d 'The APIM strategy' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
 pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -l listen -d 'Where `serve` listens' -r
@@ -70,7 +70,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s y -l yes -d 'Go a
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand deploy" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -100,14 +100,14 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_s
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and not __fish_seen_subcommand_from add list set remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l url -d 'The endpoint, e.g. https://contoso-eastus.openai.azure.com' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l priority -d '1 is the most preferred; higher numbers are used while lower ones are throttled' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l weight -d 'Share of traffic among backends of the same priority' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l priority -d '1 to 100; 1 is the most preferred, higher numbers are used while lower ones are throttled' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l weight -d '1 to 100: share of traffic among backends of the same priority' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l auth -d 'How the balancer authenticates to it (api-key when --api-key-env is given, else none)' -r -f -a "api-key\t'The `api-key` header, from the variable named by --api-key-env'
 entra\t'An Entra ID token (the balancer\'s credential, or APIM\'s managed identity)'
 none\t'Pass the client\'s own credentials through'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l api-key-env -d 'The environment variable holding its key (never the key itself)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l deployment -d 'A deployment it serves (repeatable); without any it serves all' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -124,7 +124,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -139,10 +139,10 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l priority -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l weight -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l url -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l priority -d 'New priority, 1 to 100 (1 is the most preferred)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l weight -d 'New weight, 1 to 100 (share among backends of the same priority)' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l url -d 'New endpoint URL' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -159,7 +159,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand backends; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -187,12 +187,12 @@ json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "set" -d 'Create or replace a named value of your own (not one oai-lb manages)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "list" -d 'Every named value of the service (secrets hidden), marking those oai-lb manages'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "remove" -d 'Delete a named value the policy does not use'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and not __fish_seen_subcommand_from set list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l from-env -d 'Read the value from this environment variable' -r
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -209,7 +209,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_s
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -223,7 +223,7 @@ json\t''"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -239,8 +239,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_s
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "set" -d 'Create or replace a named value of your own (not one oai-lb manages)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every named value of the service (secrets hidden), marking those oai-lb manages'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete a named value the policy does not use'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand named-values; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and not __fish_seen_subcommand_from render diff push show help" -l config -d 'The config file' -r -F
@@ -265,7 +265,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_su
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
 pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -281,7 +281,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_su
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
 pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -299,7 +299,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_su
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l strategy -d 'The strategy to render; defaults to `[apim] strategy`' -r -f -a "policy\t'The smart load-balancing policy: priorities, weights, per-deployment cooldowns'
 pool\t'APIM\'s native backend pool with circuit breakers, behind a retry'"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from show" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -318,7 +318,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_su
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push the rendered policy to the deployed API (after showing the diff)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the API policy as deployed'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -333,7 +333,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -l check -d 'Exit 
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l credential -d 'Where the Entra ID token comes from' -r -f -a "auto\t'Try every source below in order'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -l credential -d 'Where the Entra ID token for Azure comes from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
 workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
 pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
@@ -351,7 +351,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s y -l yes -d 'G
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand destroy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l listen -d 'Listen on this address instead of balancer.listen: IP:PORT or HOST:PORT (a host name is resolved; without client keys it must resolve to a loopback address)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l workers -d 'Worker threads, each with its own event loop; default one per core' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l credential -d 'Where Entra tokens for `auth = "entra"` backends come from' -r -f -a "auto\t'Try every source below in order'
 client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
@@ -418,11 +418,10 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -l stream -d 'Ask fo
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand demo" -s h -l help -d 'Print help'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l config -d 'The config file' -r -F
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
-json\t''"
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s q -l quiet -d 'Only errors'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l config -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -l output -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s v -l verbose
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s q -l quiet
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "init" -d 'Write a commented oai-lb.toml (asks on a terminal, from flags otherwise)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and not __fish_seen_subcommand_from init deploy backends named-values policy status destroy serve probe simulate demo completions help" -f -a "deploy" -d 'Converge the Azure stack (APIM, OpenAI accounts, identity, roles) to the config'
@@ -441,8 +440,8 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subc
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "list" -d 'List the configured backends (table, or JSON with --output json), with their deployed state when the config has [azure] and [apim]'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "set" -d 'Change a backend\'s priority, weight or URL'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from backends" -f -a "remove" -d 'Remove a backend from oai-lb.toml'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "set" -d 'Create or replace a named value'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "list" -d 'The named values oai-lb manages for this config, as deployed (secrets hidden)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "set" -d 'Create or replace a named value of your own (not one oai-lb manages)'
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "list" -d 'Every named value of the service (secrets hidden), marking those oai-lb manages'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from named-values" -f -a "remove" -d 'Delete a named value the policy does not use'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "render" -d 'Print the API policy XML rendered from the config (the same config renders the same bytes)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "diff" -d 'Compare the deployed API policy with the rendered one as a unified diff; exit 3 on drift'

@@ -740,6 +740,17 @@ impl Config {
         Ok(())
     }
 
+    /// The `api-key` backends whose key variable is unset, as (backend, variable): what a
+    /// command that never reads a key can still tell the user to export.
+    pub fn unset_backend_keys(&self) -> Vec<(&str, &str)> {
+        self.backends
+            .iter()
+            .filter(|b| b.auth == BackendAuth::ApiKey)
+            .filter_map(|b| Some((b.name.as_str(), b.api_key_env.as_deref()?)))
+            .filter(|(_, var)| std::env::var(var).map_or(true, |v| v.trim().is_empty()))
+            .collect()
+    }
+
     /// The OpenAI endpoints APIM balances over, in the one order the stack, the policy's
     /// backend list and the Bicep use: the `[[openai]]` accounts `deploy` creates (called
     /// with APIM's managed identity, so `entra`), then the `[[backends]]`.

@@ -3,15 +3,16 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 // The proxy allocates small buffers per request on every worker thread; mimalloc's
 // thread-local free lists measurably beat the system allocator there (see the benchmark).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = oai_lb::cli::Cli::parse();
+    let cli = match oai_lb::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match oai_lb::cli::run(cli) {
         Ok(code) => code,
         // `oai-lb … | head`: the reader has what it wanted.

@@ -20,6 +20,9 @@ pub const CLIENT_AUDIENCE_NAMED_VALUE: &str = "oai-lb-client-audience";
 /// The one client application allowed to call.
 pub const CLIENT_APP_ID_NAMED_VALUE: &str = "oai-lb-client-app-id";
 
+/// What every named value oai-lb writes starts with; `named-values set` refuses these names.
+pub const MANAGED_NAMED_VALUE_PREFIX: &str = "oai-lb-";
+
 /// The secret named value holding an `api-key` backend's key; the APIM backend resource
 /// sends it as the `api-key` header (`credentials.header`).
 pub fn backend_key_named_value(backend: &str) -> String {

@@ -58,3 +58,58 @@ fn mistakes_are_usage_errors() {
     let err = stderr(env.cmd(&["named-values", "set", "k", "--from-env", "OAI_LB_SURELY_UNSET_VAR"]).assert().code(2));
     assert!(err.contains("export OAI_LB_SURELY_UNSET_VAR"), "{err}");
 }
+
+#[test]
+fn set_refuses_the_names_oai_lb_manages() {
+    let env = Env::deployed(CONFIG);
+    let before = env.fake.resource(&format!("{APIM}/namedValues/oai-lb-backends")).unwrap();
+    for name in ["oai-lb-backends", "oai-lb-key-gone"] {
+        let err = stderr(env.cmd(&["named-values", "set", name, "x", "--yes"]).assert().code(2));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("error: named value {name} is managed by oai-lb")), "{err}");
+        assert!(err.contains("(fix: change oai-lb.toml and run `oai-lb deploy`"), "{err}");
+    }
+    assert_eq!(env.fake.resource(&format!("{APIM}/namedValues/oai-lb-backends")).unwrap(), before);
+}
+
+#[test]
+fn list_shows_every_named_value_of_the_service_marking_oai_lbs() {
+    let env = Env::deployed(CONFIG);
+    env.cmd(&["named-values", "set", "team", "platform", "--yes"]).assert().success();
+    // Made in the portal, not by oai-lb: listed too, never touched.
+    let portal = format!("{APIM}/namedValues/portal-secret");
+    env.fake.insert(
+        &portal,
+        serde_json::json!({"properties": {"displayName": "portal-secret", "value": "p4ss", "secret": true}}),
+    );
+
+    let table = stdout(env.cmd(&["named-values", "list"]).assert().success());
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("MANAGED") && header.contains("STATE"), "{table}");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name}: {table}"))
+            .to_string()
+    };
+    assert!(row("oai-lb-backends").contains("oai-lb") && row("oai-lb-backends").contains("in sync"), "{table}");
+    assert!(row("team").contains("platform") && !row("team").contains("in sync"), "{table}");
+    assert!(row("portal-secret").contains("(secret)") && !table.contains("p4ss"), "{table}");
+
+    let json = stdout(env.cmd(&["--output", "json", "named-values", "list"]).assert().success());
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let find = |name: &str| rows.as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap();
+    assert_eq!(
+        (find("oai-lb-backends")["managed"].clone(), find("oai-lb-backends")["state"].clone()),
+        (true.into(), "in sync".into())
+    );
+    assert_eq!(find("team")["managed"], false);
+    assert_eq!(find("team")["state"], serde_json::Value::Null);
+    assert_eq!(find("portal-secret")["value"], serde_json::Value::Null, "a secret is never printed");
+    assert!(!json.contains("p4ss"));
+    // oai-lb's first, then the others by name.
+    let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let first_other = names.iter().position(|n| !n.starts_with("oai-lb-")).unwrap();
+    assert_eq!(&names[first_other..], ["portal-secret", "team"], "{names:?}");
+}

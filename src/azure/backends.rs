@@ -55,6 +55,11 @@ pub async fn plan(client: &ArmClient, stack: &Stack, removed: Option<&str>) -> R
 }
 
 impl Change {
+    /// True when the edit writes the resource (creates, restores or updates it).
+    pub fn writes(&self, kind: Kind, name: &str) -> bool {
+        self.plan.action(kind, name).is_some_and(|a| *a != Action::Unchanged)
+    }
+
     /// What will be written or deleted, in words (`backend west`, `delete backend east`).
     pub fn labels(&self) -> Vec<String> {
         let writes =

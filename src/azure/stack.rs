@@ -376,6 +376,11 @@ impl Stack {
         format!("{}/namedValues/{name}", self.apim_id)
     }
 
+    /// The service's named values collection (`GET` lists them).
+    pub fn named_values_id(&self) -> String {
+        format!("{}/namedValues", self.apim_id)
+    }
+
     /// An APIM backend's ARM id.
     pub fn backend_id(&self, name: &str) -> String {
         format!("{}/backends/{name}", self.apim_id)

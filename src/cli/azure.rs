@@ -14,11 +14,11 @@ use crate::azure::{self, Action, ArmClient, Event};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AzureArgs {
-    /// Where the Entra ID token comes from.
-    #[arg(long, value_enum, default_value_t = CredentialArg::Auto, env = "OAI_LB_CREDENTIAL")]
+    /// Where the Entra ID token for Azure comes from.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = CredentialArg::Auto, env = "OAI_LB_CREDENTIAL")]
     pub credential: CredentialArg,
     /// The ARM endpoint (sovereign clouds, tests); plain http only for loopback hosts.
-    #[arg(long, env = "OAI_LB_ARM_ENDPOINT")]
+    #[arg(long, value_name = "URL", env = "OAI_LB_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
 }
 

@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::{Cli, Error, Printer};
+use super::{Error, Printer};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +23,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, Error> {
 /// The script exactly as `oai-lb completions <shell>` prints it.
 pub fn script(shell: Shell) -> String {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "oai-lb", &mut out);
+    clap_complete::generate(shell, &mut super::command(), "oai-lb", &mut out);
     let mut text = String::from_utf8_lossy(&out).into_owned();
     if !text.ends_with('\n') {
         text.push('\n');

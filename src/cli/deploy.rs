@@ -7,9 +7,10 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use super::azure::{ApplyArgs, AzureArgs, Bars};
-use super::settings::{STACK_ENV, Settings};
+use super::settings::Settings;
 use super::{Error, GlobalArgs, Printer};
-use crate::azure::{self, Action, ArmClient, Event, Plan, Stack};
+use crate::azure::{self, Action, ArmClient, Event, Kind, Plan, Stack};
+use crate::config::EnvUse;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -33,7 +34,8 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let settings = Settings::load(global, STACK_ENV)?;
+    // Backend keys are checked once the plan says which ones are uploaded.
+    let settings = Settings::load(global, EnvUse::default())?;
     if !settings.has_apim() {
         return Err(Error::usage(format!(
             "{}: deploy needs the [azure] and [apim] sections (fix: add [azure] subscription_id/resource_group/location and [apim] name/publisher_email/publisher_name)",
@@ -42,26 +44,47 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     }
     let stack = settings.stack()?;
     let client = args.azure.connect()?;
-    super::runtime()?.block_on(deploy(&client, stack, &args, printer))
+    super::runtime()?.block_on(deploy(&client, &settings, stack, &args, printer))
 }
 
-async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer) -> Result<ExitCode, Error> {
+async fn deploy(
+    client: &ArmClient,
+    settings: &Settings,
+    stack: Stack,
+    args: &Args,
+    printer: &Printer,
+) -> Result<ExitCode, Error> {
     printer.note("Reading the deployed resources…");
     let mut plan = azure::plan(client, stack.clone()).await?;
     if args.purge_deleted {
         plan = plan.purge_deleted();
+    }
+    if !args.apply.what_if {
+        let writes = |name: &str| plan.action(Kind::NamedValue, name).is_some_and(|a| *a != Action::Unchanged);
+        settings.check_uploaded_keys(writes, "")?;
     }
     if !printer.json() {
         print_plan(printer, &plan)?;
     }
     if plan.writes() == 0 || args.apply.what_if {
         let gateway = plan.outputs.gateway_url.as_deref().map(|g| stack.api_url(g));
+        // The key of a service that exists, for the CI step after a converged deploy.
+        let key = match args.show_secrets && plan.writes() == 0 && plan.outputs.gateway_url.is_some() {
+            true => Some(azure::subscription_key(client, &stack).await?),
+            false => None,
+        };
         if printer.json() {
-            printer.print_json(&json!({
+            let mut out = json!({
                 "plan": plan_json(&plan), "applied": false, "writes": 0, "gateway_url": gateway,
                 "endpoint": plan.outputs.gateway_url,
-            }))?;
-        } else if plan.writes() == 0 {
+            });
+            if let Some(key) = key {
+                out["subscription_key"] = json!(key);
+            }
+            printer.print_json(&out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if plan.writes() == 0 {
             printer.line("No changes: the deployment matches the config.")?;
             if let Some(url) = &gateway {
                 printer.line(format!("Gateway URL: {url}"))?;
@@ -69,8 +92,7 @@ async fn deploy(client: &ArmClient, stack: Stack, args: &Args, printer: &Printer
         } else {
             printer.line(format!("What-if: {} resource(s) would change; nothing was written.", plan.writes()))?;
         }
-        if plan.writes() == 0 && args.show_secrets && plan.outputs.gateway_url.is_some() {
-            let key = azure::subscription_key(client, &stack).await?;
+        if let Some(key) = key {
             printer.line(format!("Subscription key (header api-key): {key}"))?;
         }
         return Ok(ExitCode::SUCCESS);

@@ -42,9 +42,9 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let deletions = &plan.deletions;
     if deletions.is_empty() {
         printer.note("Nothing to delete: none of the resources of this config exist.");
-        return report(printer, &plan, false);
+        return report(printer, &plan, args.apply.what_if, false);
     }
-    if !printer.json() || args.apply.what_if {
+    if !printer.json() {
         printer.line(format!("{} deletion(s), in this order:", deletions.len()))?;
         for d in deletions {
             printer.line(format!("  - {}", d.resource))?;
@@ -52,7 +52,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     }
     if args.apply.what_if {
         printer.note("What-if: nothing was deleted.");
-        return report(printer, &plan, false);
+        return report(printer, &plan, true, false);
     }
     args.apply.confirm(
         "destroy deletes resources",
@@ -68,13 +68,13 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             .fix("fix the cause and run `oai-lb destroy` again")
     })?;
     printer.note(format!("Destroyed: {} deletion(s) done.", deletions.len()));
-    report(printer, &plan, true)
+    report(printer, &plan, false, true)
 }
 
-fn report(printer: &Printer, plan: &Deletions, deleted: bool) -> Result<ExitCode, Error> {
+fn report(printer: &Printer, plan: &Deletions, what_if: bool, deleted: bool) -> Result<ExitCode, Error> {
     if printer.json() {
         printer.print_json(&serde_json::json!({
-            "deleted": deleted, "deletions": plan.deletions, "kept_group": plan.kept_group,
+            "what_if": what_if, "deleted": deleted, "deletions": plan.deletions, "kept_group": plan.kept_group,
         }))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -16,11 +16,13 @@ mod serve;
 mod settings;
 mod simulate;
 mod status;
+mod values;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::credential::CredentialKind;
 
@@ -35,13 +37,15 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The flags every command takes, shown under their own heading after a command's own.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config file.
-    #[arg(long, global = true, env = "OAI_LB_CONFIG", default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, global = true, value_name = "FILE", env = "OAI_LB_CONFIG", default_value = crate::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Output format; json is stable, for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, env = "OAI_LB_OUTPUT")]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Table, env = "OAI_LB_OUTPUT")]
     pub output: OutputFormat,
     /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -120,13 +124,51 @@ pub enum Command {
     Completions(completions::Args),
 }
 
+/// The command tree: the derived one, except that `completions` (which reads no config
+/// and prints a script, not a result) does not take the global flags: it refuses
+/// `--config` and `--output` in one line, and its help and the scripts do not list them.
+pub fn command() -> clap::Command {
+    // An argument with a global's id stops clap from copying the global into the command.
+    let refused = |id: &'static str, why: &'static str| {
+        clap::Arg::new(id).long(id).hide(true).value_parser(move |_: &str| Err::<String, String>(why.to_string()))
+    };
+    Cli::command().mut_subcommand("completions", |sub| {
+        sub.arg(refused("config", "`completions` reads no config file (fix: drop the flag)"))
+            .arg(refused("output", "`completions` prints a shell script, never JSON (fix: drop the flag)"))
+            .arg(clap::Arg::new("verbose").short('v').long("verbose").hide(true).action(clap::ArgAction::Count))
+            .arg(clap::Arg::new("quiet").short('q').long("quiet").hide(true).action(clap::ArgAction::SetTrue))
+    })
+}
+
+/// Parses the command line. A value that a flag's parser refuses is one line naming the
+/// flag (`error: --priority: must be from 1 to 100, not 0 (fix: …)`), exit 2, like every
+/// other error of ours; help, version and clap's other errors are clap's.
+pub fn parse() -> Result<Cli, ExitCode> {
+    let parsed = command().try_get_matches().and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(cli) => Ok(cli),
+        Err(err) if err.kind() == ErrorKind::ValueValidation => {
+            let flag = match err.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(arg)) => arg.split(' ').next().unwrap_or(arg).to_string(),
+                _ => "a value".to_string(),
+            };
+            let problem = std::error::Error::source(&err).map_or_else(|| err.kind().to_string(), |e| e.to_string());
+            eprintln!("error: {flag}: {problem}");
+            Err(ExitCode::from(2))
+        }
+        Err(err) => err.exit(),
+    }
+}
+
 /// Runs one command. Errors carry their exit code (see [`Error::exit_code`]).
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let printer = Printer::new(&cli.global);
     // Commands print their results, not log lines; the servers keep their access log.
     // (The demo draws a live table on the terminal: per-request lines would tear it.)
     let access_log = matches!(cli.command, Command::Serve(_) | Command::Simulate(_));
+    // `--output json` keeps stderr machine-readable too: the servers' logs become JSON lines.
     let log_format = match &cli.command {
+        Command::Serve(_) if printer.json() => LogFormat::Json,
         Command::Serve(args) => args.log_format,
         _ => LogFormat::Text,
     };

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::azure::{ApplyArgs, AzureArgs, describe};
-use super::settings::{STACK_ENV, Settings};
+use super::settings::Settings;
 use super::{Error, GlobalArgs, Printer};
 use crate::azure::named_values;
 use crate::config::EnvUse;
@@ -21,9 +21,9 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum NamedValuesCommand {
-    /// Create or replace a named value.
+    /// Create or replace a named value of your own (not one oai-lb manages).
     Set(SetArgs),
-    /// The named values oai-lb manages for this config, as deployed (secrets hidden).
+    /// Every named value of the service (secrets hidden), marking those oai-lb manages.
     List(ListArgs),
     /// Delete a named value the policy does not use.
     Remove(RemoveArgs),
@@ -56,6 +56,7 @@ pub struct ListArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
+    /// The named value to delete.
     pub name: String,
     #[command(flatten)]
     pub apply: ApplyArgs,
@@ -63,19 +64,24 @@ pub struct RemoveArgs {
     pub azure: AzureArgs,
 }
 
+/// One row of `named-values list`; the JSON form is stable.
 #[derive(Debug, Serialize)]
 struct Row {
     name: String,
     secret: bool,
     /// The deployed value; `None` for secrets and missing ones.
     value: Option<String>,
-    state: String,
+    /// True when oai-lb writes it from the config (`deploy`, `backends` edits).
+    managed: bool,
+    /// For a managed value: `in sync`, `missing`, `differs (…)`; `None` for the others.
+    state: Option<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     match args.command {
         NamedValuesCommand::Set(set) => set_value(&Settings::load(global, EnvUse::default())?, set, printer),
-        NamedValuesCommand::List(list_args) => list(&Settings::load(global, STACK_ENV)?, list_args, printer),
+        // Listing reads no key: a secret is not compared without its key.
+        NamedValuesCommand::List(list_args) => list(&Settings::load(global, EnvUse::default())?, list_args, printer),
         NamedValuesCommand::Remove(remove) => {
             remove_value(&Settings::load(global, EnvUse::default())?, remove, printer)
         }
@@ -85,6 +91,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
 fn set_value(settings: &Settings, set: SetArgs, printer: &Printer) -> Result<ExitCode, Error> {
     let stack = settings.stack()?;
     named_values::check_name(&set.name)?;
+    named_values::check_unmanaged(&set.name)?;
     let value = match (&set.from_env, &set.value) {
         (Some(var), _) => std::env::var(var)
             .ok()
@@ -99,14 +106,20 @@ fn set_value(settings: &Settings, set: SetArgs, printer: &Printer) -> Result<Exi
     let verb = if exists { "replace" } else { "create" };
     let secret = if set.secret { " (secret)" } else { "" };
     if set.apply.what_if {
-        printer.line(format!("What-if: would {verb} named value {}{secret}.", set.name))?;
+        if printer.json() {
+            printer.print_json(&json!({"what_if": true, "name": set.name, "secret": set.secret, "action": verb}))?;
+        } else {
+            printer.line(format!("What-if: would {verb} named value {}{secret}.", set.name))?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let what = format!("named-values set would {verb} named value {}", set.name);
     set.apply.confirm(&what, &format!("{verb} named value {}{secret}?", set.name))?;
     runtime.block_on(named_values::set(&client, &stack, &set.name, &value, set.secret))?;
     if printer.json() {
-        printer.print_json(&json!({"name": set.name, "secret": set.secret, "created": !exists}))?;
+        let done =
+            json!({"what_if": false, "name": set.name, "secret": set.secret, "action": verb, "created": !exists});
+        printer.print_json(&done)?;
     } else {
         printer.note(format!("{} named value {}.", if exists { "Replaced" } else { "Created" }, set.name));
     }
@@ -119,7 +132,13 @@ fn list(settings: &Settings, args: ListArgs, printer: &Printer) -> Result<ExitCo
     let deployed = super::runtime()?.block_on(named_values::list(&client, &stack))?;
     let rows: Vec<Row> = deployed
         .into_iter()
-        .map(|d| Row { name: d.name, secret: d.secret, value: d.value, state: describe(&d.action) })
+        .map(|d| Row {
+            managed: d.managed(),
+            state: d.action.as_ref().map(describe),
+            name: d.name,
+            secret: d.secret,
+            value: d.value,
+        })
         .collect();
     if printer.json() {
         printer.print_json(&rows)?;
@@ -127,14 +146,16 @@ fn list(settings: &Settings, args: ListArgs, printer: &Printer) -> Result<ExitCo
     }
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
-    table.set_header(["NAME", "STATE", "VALUE"]);
+    table.set_header(["NAME", "MANAGED", "STATE", "VALUE"]);
     for row in &rows {
         let value = match (&row.value, row.secret) {
             (_, true) => "(secret)".to_string(),
             (Some(v), false) => shorten(v),
             (None, false) => "-".to_string(),
         };
-        table.add_row([row.name.clone(), row.state.clone(), value]);
+        let managed = if row.managed { "oai-lb" } else { "-" };
+        let state = row.state.clone().unwrap_or_else(|| "-".into());
+        table.add_row([row.name.clone(), managed.to_string(), state, value]);
     }
     printer.line(table)?;
     Ok(ExitCode::SUCCESS)
@@ -159,12 +180,20 @@ fn remove_value(settings: &Settings, remove: RemoveArgs, printer: &Printer) -> R
         return Err(named_values::missing(&remove.name).into());
     }
     if remove.apply.what_if {
-        printer.line(format!("What-if: would delete named value {}.", remove.name))?;
+        if printer.json() {
+            printer.print_json(&json!({"what_if": true, "name": remove.name, "action": "delete"}))?;
+        } else {
+            printer.line(format!("What-if: would delete named value {}.", remove.name))?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let what = format!("named-values remove would delete named value {}", remove.name);
     remove.apply.confirm(&what, &format!("Delete named value {}?", remove.name))?;
     runtime.block_on(named_values::remove(&client, &stack, &remove.name))?;
-    printer.note(format!("Deleted named value {}.", remove.name));
+    if printer.json() {
+        printer.print_json(&json!({"what_if": false, "name": remove.name, "action": "delete"}))?;
+    } else {
+        printer.note(format!("Deleted named value {}.", remove.name));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -174,6 +174,10 @@ fn run_render(settings: &Settings, args: RenderArgs, printer: &Printer) -> Resul
         std::fs::write(out, &xml).map_err(|e| {
             Error::caused_by(format!("cannot write {}", out.display()), e).fix("check the directory exists")
         })?;
+        if printer.json() {
+            let written = serde_json::json!({"path": out.display().to_string(), "bytes": xml.len()});
+            return printer.print_json(&written).map(|()| ExitCode::SUCCESS);
+        }
         printer.note(format!("wrote {} ({} bytes)", out.display(), xml.len()));
         return Ok(ExitCode::SUCCESS);
     }

@@ -10,8 +10,9 @@ use crate::proxy::{ProxyError, ServeOptions, Server};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Listen on this address instead of balancer.listen.
-    #[arg(long, env = "OAI_LB_LISTEN")]
+    /// Listen on this address instead of balancer.listen: IP:PORT or HOST:PORT (a host name
+    /// is resolved; without client keys it must resolve to a loopback address).
+    #[arg(long, value_name = "ADDR", env = "OAI_LB_LISTEN", value_parser = super::values::listen)]
     pub listen: Option<SocketAddr>,
     /// Allow listening on a non-loopback address without client keys.
     #[arg(long)]
@@ -20,7 +21,7 @@ pub struct Args {
     #[arg(long, env = "OAI_LB_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
     /// Where Entra tokens for `auth = "entra"` backends come from.
-    #[arg(long, value_enum, default_value_t, env = "OAI_LB_CREDENTIAL")]
+    #[arg(long, value_enum, value_name = "KIND", default_value_t, env = "OAI_LB_CREDENTIAL")]
     pub credential: CredentialArg,
     /// Log lines as text, or one JSON object per line (one per proxied request, for log
     /// pipelines).
@@ -47,7 +48,15 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             ProxyError::Bind { .. } => Error::failure(e.to_string()),
             _ => Error::usage(e.to_string()),
         })?;
-        if args.log_format == LogFormat::Json {
+        if printer.json() {
+            // `--output json`: the one document on stdout says where it listens; the logs
+            // are JSON lines on stderr (see `cli::run`).
+            let listening = serde_json::json!({
+                "listening": format!("http://{}", server.local_addr()),
+                "config": global.config.display().to_string(),
+            });
+            printer.print_json(&listening)?;
+        } else if args.log_format == LogFormat::Json {
             // A log pipeline reads stderr as JSON lines: the banner is one too.
             tracing::info!(listen = %server.local_addr(), config = %global.config.display(), "listening");
         } else {

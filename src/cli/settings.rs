@@ -50,8 +50,26 @@ impl Settings {
     }
 }
 
-/// The api-keys of the config's `api-key` backends whose variables are set. Commands that
-/// write or compare them have checked the variables with [`EnvUse::backend_keys`].
+impl Settings {
+    /// A key is read only where APIM gets it: `writes(name)` says whether the command writes
+    /// the named value `name`; an `api-key` backend whose key named value is written needs
+    /// its variable set. No other key is required. `other_fix` ends the fix (`, or …`).
+    pub fn check_uploaded_keys(&self, writes: impl Fn(&str) -> bool, other_fix: &str) -> Result<(), Error> {
+        for (backend, var) in self.config.unset_backend_keys() {
+            if writes(&crate::names::backend_key_named_value(backend)) {
+                return Err(Error::usage(format!(
+                    "APIM needs the key of backend `{backend}`, and environment variable {var} is not set"
+                ))
+                .fix(format!("export {var}=...{other_fix}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The api-keys of the config's `api-key` backends whose variables are set. The stack
+/// neither compares nor writes an unset one; a command that would upload it refuses first
+/// ([`Settings::check_uploaded_keys`]).
 fn backend_keys(config: &Config) -> BackendKeys {
     BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
         let var = b.api_key_env.as_deref()?;
@@ -71,7 +89,3 @@ pub fn arm_tuning() -> Tuning {
         principal_wait_ms: ms("OAI_LB_ARM_PRINCIPAL_WAIT_MS"),
     }
 }
-
-/// The environment a command that plans or writes the whole stack uses: the backend keys
-/// (their secret named values are compared and written).
-pub const STACK_ENV: EnvUse = EnvUse { backend_keys: true, balancer_secrets: false };

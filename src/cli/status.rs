@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::azure::{AzureArgs, describe, describe_or_unknown};
-use super::settings::{STACK_ENV, Settings};
+use super::settings::Settings;
 use super::{Error, GlobalArgs, Printer};
 use crate::azure::{self, Action};
+use crate::config::EnvUse;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,7 +59,8 @@ struct Drift {
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
-    let settings = Settings::load(global, STACK_ENV)?;
+    // A backend key is compared with APIM's when its variable is set; none is required.
+    let settings = Settings::load(global, EnvUse::default())?;
     let stack = settings.stack()?;
     let client = args.azure.connect()?;
     let found = super::runtime()?.block_on(azure::status(&client, &stack))?;

@@ -388,6 +388,9 @@ fn route(
     if method == "GET" && key.ends_with("/resources") && key.split('/').count() == 6 {
         return (200, list_group(st, key.trim_end_matches("/resources")), Vec::new());
     }
+    if method == "GET" && is_apim_collection(&key) {
+        return list_children(st, base, path, &key, query);
+    }
     match method {
         "GET" => match st.resources.get(&key) {
             Some(stored) => {
@@ -851,6 +854,40 @@ fn soft_delete(st: &mut State, removed: Vec<(String, Stored)>) {
         });
         st.deleted.insert(at, Deleted { body, stash });
     }
+}
+
+/// True for `…/service/{name}/{collection}` (e.g. `namedValues`).
+fn is_apim_collection(id: &str) -> bool {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    segments.len() == 9 && is_apim_service(&format!("/{}", segments[..8].join("/")))
+}
+
+/// `GET {service}/{collection}` as APIM's List By Service answers it: `value` (each item as
+/// GET shows it, secrets left out), `count`, and a `nextLink` while `$top`/`$skip` leave
+/// more. 404 when the service does not exist.
+fn list_children(st: &State, base: &str, path: &str, key: &str, query: &HashMap<String, String>) -> Answer {
+    let service = key.rsplit_once('/').map_or("", |(s, _)| s);
+    if !st.resources.contains_key(service) {
+        return error(404, "ResourceNotFound", &format!("The resource '{service}' was not found."));
+    }
+    let prefix = format!("{key}/");
+    let mut all: Vec<Value> = st
+        .resources
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+        .map(|(_, stored)| present(stored))
+        .collect();
+    all.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let count = all.len();
+    let skip: usize = query.get("$skip").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let top: usize = query.get("$top").and_then(|v| v.parse().ok()).unwrap_or(100);
+    let page: Vec<Value> = all.into_iter().skip(skip).take(top).collect();
+    let mut body = json!({"value": page, "count": count});
+    if skip + top < count {
+        let api = query.get("api-version").cloned().unwrap_or_default();
+        body["nextLink"] = json!(format!("{base}{path}?api-version={api}&$top={top}&$skip={}", skip + top));
+    }
+    (200, body, Vec::new())
 }
 
 /// `GET {group}/resources`: the group's top-level resources (not their children, not

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use super::SyncArgs;
-use crate::azure::{self, Event, Stack};
+use crate::azure::{self, Event, Kind, Stack};
 use crate::cli::azure::Bars;
-use crate::cli::settings::{STACK_ENV, Settings};
+use crate::cli::settings::Settings;
 use crate::cli::{Error, GlobalArgs, Printer};
 use crate::config::edit::{self, Edited};
 
@@ -21,15 +21,15 @@ pub(super) fn apply(
 ) -> Result<ExitCode, Error> {
     let path = &global.config;
     let settings = Settings { path: path.clone(), config: edited.config };
-    // The edited config's backend keys are checked even for a local edit: a backend whose
-    // key variable is unset would not serve (nor deploy).
-    settings.config.check_env(path, STACK_ENV)?;
+    // No key is read for the file edit; APIM gets only the keys it has not stored yet.
     let deployed = !sync.local_only && settings.has_apim();
     let apim = if deployed {
         let stack: Stack = settings.stack()?;
         let client = sync.azure.connect()?;
         // Plan before writing the file: a config that cannot be planned is not written.
         let change = crate::cli::runtime()?.block_on(azure::backends::plan(&client, &stack, removed))?;
+        let local_only = ", or pass --local-only to edit the file only";
+        settings.check_uploaded_keys(|name| change.writes(Kind::NamedValue, name), local_only)?;
         Some((client, change))
     } else {
         None
@@ -53,6 +53,10 @@ pub(super) fn apply(
     }
     sync.apply.confirm(&format!("backends {verb} changes {target}"), &format!("Apply to {target}?"))?;
     edit::write_atomically(path, &edited.text)?;
+    // Not read here, but `serve` (and `deploy` for a new backend) will: say so now.
+    for (backend, var) in settings.config.unset_backend_keys() {
+        printer.note(format!("note: backend `{backend}` reads its key from {var}, which is unset: `export {var}=...`"));
+    }
     let Some((client, change)) = apim else {
         printer
             .note(format!("{what} in {}; APIM is left as it is (run `oai-lb deploy` to update it).", path.display()));

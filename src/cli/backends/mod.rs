@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 
 use super::azure::{ApplyArgs, AzureArgs};
+use super::values;
 use super::{Error, GlobalArgs, Printer};
 use crate::config::edit::{self, BackendChange};
 use crate::config::{BackendAuth, BackendConfig};
@@ -44,13 +45,14 @@ pub struct AddArgs {
     /// A unique name: letters, digits, '-', '_' or '.'.
     pub name: String,
     /// The endpoint, e.g. https://contoso-eastus.openai.azure.com.
-    #[arg(long)]
+    #[arg(long, value_parser = values::backend_url)]
     pub url: String,
-    /// 1 is the most preferred; higher numbers are used while lower ones are throttled.
-    #[arg(long)]
+    /// 1 to 100; 1 is the most preferred, higher numbers are used while lower ones are
+    /// throttled.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = values::rank, allow_negative_numbers = true)]
     pub priority: u32,
-    /// Share of traffic among backends of the same priority.
-    #[arg(long, default_value_t = 1)]
+    /// 1 to 100: share of traffic among backends of the same priority.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = values::rank, allow_negative_numbers = true)]
     pub weight: u32,
     /// How the balancer authenticates to it (api-key when --api-key-env is given, else none).
     #[arg(long, value_enum)]
@@ -88,12 +90,16 @@ pub struct ListArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SetArgs {
+    /// The backend to change.
     pub name: String,
-    #[arg(long)]
+    /// New priority, 1 to 100 (1 is the most preferred).
+    #[arg(long, value_name = "N", value_parser = values::rank, allow_negative_numbers = true)]
     pub priority: Option<u32>,
-    #[arg(long)]
+    /// New weight, 1 to 100 (share among backends of the same priority).
+    #[arg(long, value_name = "N", value_parser = values::rank, allow_negative_numbers = true)]
     pub weight: Option<u32>,
-    #[arg(long)]
+    /// New endpoint URL.
+    #[arg(long, value_parser = values::backend_url)]
     pub url: Option<String>,
     #[command(flatten)]
     pub sync: SyncArgs,
@@ -101,6 +107,7 @@ pub struct SetArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
+    /// The backend to remove.
     pub name: String,
     #[command(flatten)]
     pub sync: SyncArgs,
@@ -152,7 +159,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         BackendsCommand::Set(set) => {
             let change = BackendChange { priority: set.priority, weight: set.weight, url: set.url };
             if change.priority.is_none() && change.weight.is_none() && change.url.is_none() {
-                return Err(Error::usage("nothing to change (fix: pass --priority, --weight or --url)"));
+                return Err(Error::usage("nothing to change").fix("pass --priority, --weight or --url"));
             }
             let edited = edit::edit(path, |p, doc| edit::set_backend(p, doc, &set.name, &change))?;
             apply(global, edited, ("set", format!("updated backend `{}`", set.name)), None, &set.sync, printer)

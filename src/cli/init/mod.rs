@@ -14,7 +14,7 @@ use super::backends::AuthArg;
 use super::policy::StrategyArg;
 use super::{Error, GlobalArgs, Printer};
 use crate::config::template::{self, Starter, StarterApim};
-use crate::config::{self, BackendAuth, BackendConfig, Config, EnvUse, Strategy};
+use crate::config::{self, BackendAuth, BackendConfig, Config, Strategy};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,17 +28,22 @@ pub struct Args {
     /// Azure subscription for deploy (with --resource-group and --location).
     #[arg(long)]
     pub subscription_id: Option<String>,
+    /// The resource group deploy creates or uses (asked on a terminal; default rg-oai-lb).
     #[arg(long)]
     pub resource_group: Option<String>,
+    /// The Azure region, e.g. eastus.
     #[arg(long)]
     pub location: Option<String>,
     /// API Management service name (with --publisher-email and --publisher-name).
     #[arg(long)]
     pub apim_name: Option<String>,
+    /// The APIM pricing tier (default Developer).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(config::APIM_SKUS))]
     pub apim_sku: Option<String>,
+    /// The APIM publisher's email (APIM requires it).
     #[arg(long)]
     pub publisher_email: Option<String>,
+    /// The APIM publisher's name (APIM requires it).
     #[arg(long)]
     pub publisher_name: Option<String>,
     /// The APIM strategy.
@@ -58,6 +63,10 @@ struct Written<'a> {
     backends: usize,
     azure: bool,
     apim: bool,
+    /// Key variables the file names that are unset: `serve` and `deploy` read them.
+    export: &'a [String],
+    /// The command to run next, in words.
+    next: &'a str,
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
@@ -73,9 +82,15 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let interactive = !apply.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let answers = if interactive { ask::ask(args)? } else { from_flags(args)? };
     let text = template::render(path, &answers)?;
-    // The file must load, and the keys it names must be set for `serve` to use them.
-    Config::parse(path, &text)?.check_env(path, EnvUse { backend_keys: true, balancer_secrets: false })?;
+    // The file must load. The keys it names are read by `serve`, not here: an unset one is
+    // a line of advice, not a reason to lose the answers.
+    let config = Config::parse(path, &text)?;
+    let export: Vec<String> = config.unset_backend_keys().into_iter().map(|(_, var)| var.to_string()).collect();
     if apply.what_if {
+        if printer.json() {
+            let plan = serde_json::json!({"what_if": true, "path": path.display().to_string(), "text": text, "export": export});
+            return printer.print_json(&plan).map(|()| ExitCode::SUCCESS);
+        }
         printer.line(text.trim_end())?;
         printer.note(format!("What-if: {} was not written.", path.display()));
         return Ok(ExitCode::SUCCESS);
@@ -85,22 +100,35 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         apply.confirm(&what, &format!("Overwrite {}?", path.display()))?;
     }
     config::edit::write_atomically(path, &text)?;
+    let next = next_step(&answers, &export);
     if printer.json() {
         printer.print_json(&Written {
             path: &path.display().to_string(),
             backends: answers.backends.len(),
             azure: answers.azure.is_some(),
             apim: answers.apim.is_some(),
+            export: &export,
+            next: &next,
         })?;
     } else {
-        printer.note(format!(
-            "wrote {} with {} backend(s); next: `oai-lb serve`{}",
-            path.display(),
-            answers.backends.len(),
-            if answers.apim.is_some() { " or `oai-lb deploy`" } else { "" }
-        ));
+        printer.note(format!("wrote {} with {} backend(s); next: {next}", path.display(), answers.backends.len()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to run after `init`: a command that works with the file as written.
+fn next_step(answers: &Starter, export: &[String]) -> String {
+    let run = if answers.apim.is_some() { "`oai-lb serve` or `oai-lb deploy`" } else { "`oai-lb serve`" };
+    if answers.backends.is_empty() {
+        return format!(
+            "add a backend with `oai-lb backends add NAME --url https://NAME.openai.azure.com`, then {run}"
+        );
+    }
+    let exports: Vec<String> = export.iter().map(|var| format!("`export {var}=...`")).collect();
+    match exports.is_empty() {
+        true => run.to_string(),
+        false => format!("{} (keys the file names), then {run}", exports.join(", ")),
+    }
 }
 
 /// Flags only: groups must be complete (all of Azure's three, all of APIM's three).
