@@ -50,14 +50,17 @@ impl Settings {
     }
 }
 
-/// The api-keys of the config's `api-key` backends whose variables are set. Commands that
-/// write or compare them have checked the variables with [`EnvUse::backend_keys`].
+/// The api-keys of the config's `api-key` backends whose variables are set (and, with
+/// `[balancer.azure]`, the client keys). Commands that write or compare them have checked
+/// the variables with [`EnvUse::backend_keys`] (and `check_deploy_env`).
 fn backend_keys(config: &Config) -> BackendKeys {
-    BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
-        let var = b.api_key_env.as_deref()?;
-        let key = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let keys = BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
+        let key = set(b.api_key_env.as_deref()?)?;
         Some((b.name.clone(), key))
-    }))
+    }));
+    let client_keys = config.balancer.azure.as_ref().and(config.balancer.client_keys_env.as_deref()).and_then(set);
+    keys.with_client_keys(client_keys)
 }
 
 /// The ARM timing knobs, from `OAI_LB_ARM_POLL_MS`, `OAI_LB_ARM_RETRY_BASE_MS`,
