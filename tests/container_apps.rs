@@ -97,6 +97,22 @@ fn assert_no_secret_in(env: &Env, outputs: &[&str]) {
     }
 }
 
+/// One request to the fake ARM, as a client would send it.
+fn arm(env: &Env, method: &str, path: &str) -> Value {
+    let version = if path.contains("Microsoft.Cache") { "2024-11-01" } else { "2025-07-01" };
+    let url = format!("{}{path}?api-version={version}", env.fake.url);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let request = reqwest::Client::new()
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(fake_arm::TOKEN)
+            .header("content-length", "0");
+        let reply = request.send().await.unwrap();
+        assert!(reply.status().is_success(), "{method} {path}: {}", reply.status());
+        reply.json().await.unwrap()
+    })
+}
+
 fn secret_value(app: &Value, name: &str) -> String {
     let secrets = app["properties"]["configuration"]["secrets"].as_array().unwrap();
     let s = secrets.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no secret {name}: {app:#}"));
@@ -179,6 +195,27 @@ fn deploy_creates_environment_cache_and_app_then_a_second_run_writes_nothing() {
     assert!(
         roles.iter().any(|id| id.contains("accounts/contoso-east/providers/Microsoft.Authorization/roleAssignments/"))
     );
+
+    // As ARM does: GET never returns secret values (nor the environment's key); listSecrets does.
+    let shown = arm(&env, "GET", &app_id());
+    let names: Vec<&str> = shown["properties"]["configuration"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert!(s.get("value").is_none(), "GET returned a secret value: {s}");
+            s["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["oai-lb-config", "client-keys", "redis-password", "key-west"]);
+    assert!(
+        arm(&env, "GET", &env_id())
+            .pointer("/properties/appLogsConfiguration/logAnalyticsConfiguration/sharedKey")
+            .is_none()
+    );
+    assert!(arm(&env, "GET", &redis_id()).pointer("/properties/accessKeys").is_none());
+    let listed = arm(&env, "POST", &format!("{}/listSecrets", app_id()));
+    assert!(listed["value"].as_array().unwrap().iter().any(|s| s["value"] == CLIENT_KEYS));
 
     assert!(out.contains("Balancer URL (Container Apps): https://apim-oai-lb-lb."), "{out}");
     assert_no_secret_in(&env, &[&out, &err]);
@@ -335,4 +372,19 @@ fn client_keys_are_required_by_deploy_and_by_serve() {
     let err = stderr(env.cmd(&["deploy", "--yes"]).env("OAI_LB_TEST_WEST_KEY", WEST_KEY).assert().code(2));
     assert!(err.contains("OAI_LB_TEST_CLIENT_KEYS") && err.contains("export"), "{err}");
     assert_eq!(env.fake.writes(), 0);
+}
+
+#[test]
+fn destroy_keeps_a_namesake_oai_lb_did_not_create() {
+    let env = Env::new(&config(""));
+    // Someone else's group and cache, of the names this config would use.
+    env.fake.insert(RG, json!({"location": "eastus"}));
+    env.fake.insert(
+        &redis_id(),
+        json!({"location": "eastus", "properties": {"sku": {"name": "Basic", "family": "C", "capacity": 0}}}),
+    );
+    let err = stderr(cmd(&env, &["destroy", "--yes"]).assert().success());
+    assert!(err.contains("Azure Cache for Redis apim-oai-lb-redis has no managed-by: oai-lb tag"), "{err}");
+    assert!(env.fake.resource(&redis_id()).is_some());
+    assert!(!env.fake.requests().iter().any(|r| r.method == "DELETE" && r.path == redis_id()));
 }
