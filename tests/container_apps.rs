@@ -323,9 +323,12 @@ fn probe_targets_the_deployed_app_without_printing_the_key() {
         .to_string();
     // The fake's FQDN does not resolve: the probe reaches ARM, finds the app and reports
     // that nothing answered at its URL.
-    let run = cmd(&env, &["probe", "--target", "aca", "--duration", "1s", "--concurrency", "1", "--timeout", "2s"])
-        .assert()
-        .success();
+    let run = cmd(
+        &env,
+        &["probe", "--target", "aca", "--watch", "--duration", "1s", "--concurrency", "1", "--timeout", "2s"],
+    )
+    .assert()
+    .success();
     let (out, err) = texts(&run);
     assert!(err.contains(&format!("https://{fqdn}")), "{err}");
     assert_no_secret_in(&env, &[&out, &err]);

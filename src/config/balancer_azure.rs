@@ -147,3 +147,34 @@ pub fn check_deploy_env(path: &Path, config: &Config) -> Result<(), ConfigError>
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(section: &str) -> Result<Config, ConfigError> {
+        let text = format!("[balancer]\nclient_keys_env = \"K\"\n[balancer.azure]\nimage = \"i:1\"\n{section}");
+        Config::parse(Path::new("t.toml"), &text)
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_fix() {
+        let a = parse("").unwrap().balancer.azure.unwrap();
+        assert_eq!((a.min_replicas, a.max_replicas, a.concurrent_requests), (1, 10, 50));
+        for (section, key) in [
+            ("min_replicas = 5\nmax_replicas = 2", "balancer.azure.max_replicas"),
+            ("redis_sku = \"Enterprise\"", "balancer.azure.redis_sku"),
+            ("redis_sku = \"Premium\"\nredis_capacity = 0", "balancer.azure.redis_capacity"),
+            ("name = \"Bad_Name\"", "balancer.azure.name"),
+            ("concurrent_requests = 0", "balancer.azure.concurrent_requests"),
+            ("cpu = 0.0", "balancer.azure.cpu"),
+        ] {
+            let e = parse(section).unwrap_err();
+            assert_eq!(e.key, key, "{section}: {e}");
+            assert!(!e.fix.is_empty(), "{e}");
+        }
+        let e = Config::parse(Path::new("t.toml"), "[balancer.azure]\nimage = \"i:1\"\n").unwrap_err();
+        assert_eq!(e.key, "balancer.client_keys_env");
+        assert!(e.to_string().contains("fix: add client_keys_env"), "{e}");
+    }
+}
