@@ -391,3 +391,68 @@ fn destroy_keeps_a_namesake_oai_lb_did_not_create() {
     assert!(env.fake.resource(&redis_id()).is_some());
     assert!(!env.fake.requests().iter().any(|r| r.method == "DELETE" && r.path == redis_id()));
 }
+
+/// Kills the balancer when the test ends, passed or not.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_mounted_config_runs_serve_which_requires_a_client_key() {
+    let env = Env::new(&config(""));
+    cmd(&env, &["deploy", "--yes"]).assert().success();
+    let app = env.fake.resource(&app_id()).unwrap();
+    let mut mounted = Config::parse(std::path::Path::new("m.toml"), &secret_value(&app, "oai-lb-config")).unwrap();
+    // The cache is only reachable on Azure; everything else is what the container loads.
+    mounted.balancer.shared_state = None;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oai-lb.toml");
+    std::fs::write(&path, toml::to_string(&mounted).unwrap()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = |keys: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_oai-lb"));
+        c.args(["serve", "--workers", "1", "--listen", &listen, "--config"])
+            .arg(&path)
+            .env("OAI_LB_TEST_WEST_KEY", WEST_KEY)
+            .env("OAI_LB_CREDENTIAL", "cli")
+            .env("PATH", fake_arm::path_with_fake_az())
+            .env_remove("OAI_LB_TEST_CLIENT_KEYS")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(keys) = keys {
+            c.env("OAI_LB_TEST_CLIENT_KEYS", keys);
+        }
+        c
+    };
+    // Without the client-keys secret the replica refuses to start.
+    let refused = serve(None).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("OAI_LB_TEST_CLIENT_KEYS"));
+
+    let _child = Child(serve(Some(CLIENT_KEYS)).spawn().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let base = format!("http://{listen}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "serve did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let chat = format!("{base}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21");
+        let body = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+        let anonymous = client.post(&chat).body(body).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "no client key: refused");
+        let wrong = client.post(&chat).header("api-key", "not-a-key").body(body).send().await.unwrap();
+        assert_eq!(wrong.status(), 401);
+        let second_key = CLIENT_KEYS.split(',').nth(1).unwrap();
+        let keyed = client.post(&chat).header("api-key", second_key).body(body).send().await.unwrap();
+        assert_ne!(keyed.status(), 401, "a client key from the secret is accepted");
+    });
+}
