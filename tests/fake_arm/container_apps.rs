@@ -172,8 +172,8 @@ fn check_app(st: &State, body: &Value) -> Result<(), Answer> {
 }
 
 /// The FQDN, the running status and the revision: a new revision when the template
-/// changed, with `minReplicas` pods running (at least one while traffic is 0 is not
-/// modelled: scale-to-zero shows 0).
+/// changed, running `minReplicas` pods (no traffic reaches the fake, so the HTTP rule
+/// never scales it out); older revisions are deactivated (single revision mode).
 fn complete_app(st: &mut State, key: &str, body: &mut Value, existing: Option<&Stored>) {
     let name = body["name"].as_str().unwrap_or("").to_string();
     let env = body.pointer("/properties/environmentId").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();

@@ -114,7 +114,7 @@ impl Recorded {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Stored {
+struct Stored {
     body: Value,
     state: String,
 }
