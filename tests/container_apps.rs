@@ -235,8 +235,13 @@ fn deploy_creates_environment_cache_and_app_then_a_second_run_writes_nothing() {
     let rotated_out = stdout(rotated);
     assert!(rotated_out.contains("tags.oai-lb-secrets"), "{rotated_out}");
     let new_writes: Vec<_> = env.fake.requests().into_iter().filter(|r| r.is_write()).skip(writes).collect();
-    assert_eq!(new_writes.len(), 1, "{new_writes:#?}");
-    assert_eq!(new_writes[0].path, app_id());
+    let revision =
+        env.fake.resource(&app_id()).unwrap()["properties"]["latestRevisionName"].as_str().unwrap().to_string();
+    let paths: Vec<&str> = new_writes.iter().map(|r| r.path.as_str()).collect();
+    // Secrets alone make no new revision: the running one restarts to read them.
+    assert_eq!(paths, [app_id(), format!("{}/revisions/{revision}/restart", app_id())], "{new_writes:#?}");
+    let restarted = env.fake.resource(&format!("{}/revisions/{revision}", app_id())).unwrap();
+    assert_eq!(restarted["properties"]["restarts"], 1);
     assert_eq!(secret_value(&env.fake.resource(&app_id()).unwrap(), "client-keys"), "ck-rotated-3e4f");
     assert!(!rotated_out.contains("ck-rotated-3e4f"), "{rotated_out}");
 }

@@ -78,6 +78,26 @@ pub(super) async fn read_keys(
     Ok(Some(if resource.kind == Kind::Redis { Keys::Redis(key) } else { Keys::Workspace(key) }))
 }
 
+/// Container Apps makes no new revision when only secrets change, and running replicas
+/// keep the old values until their revision restarts: an update whose only revision-scope
+/// change is the secrets restarts the latest revision (a template change starts a new one).
+pub(super) fn needs_restart(kind: Kind, fields: &[String]) -> bool {
+    kind == Kind::ContainerApp
+        && fields.iter().any(|f| f == &format!("tags.{SECRETS_HASH_TAG}"))
+        && !fields.iter().any(|f| f.starts_with("properties.template"))
+}
+
+/// `POST {app}/revisions/{latest}/restart`.
+pub(super) async fn restart_revision(client: &ArmClient, app: &Resource, written: &Value) -> Result<(), AzureError> {
+    let Some(revision) = written.pointer("/properties/latestRevisionName").and_then(Value::as_str) else {
+        return Ok(()); // no revision yet: the one being made reads the new secrets
+    };
+    let what = format!("restart of revision {revision} of {}", app.label);
+    let path = format!("{}/revisions/{revision}/restart", app.id());
+    client.post_json(&path, app.kind.api_version(), None).await.map_err(AzureError::arm(&what))?;
+    Ok(())
+}
+
 /// The environment: Consumption workload profile, logs to the Log Analytics workspace
 /// (its customer id and shared key are filled in once the workspace is read).
 pub(super) fn environment_body(location: &str, tags: Value) -> Value {

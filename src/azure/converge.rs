@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
-use super::container_apps::read_keys;
+use super::container_apps::{self, read_keys};
 use super::{Action, AzureError, Kind, Outputs, Plan, Resource};
 use crate::arm::ArmClient;
 
@@ -65,7 +65,14 @@ async fn write(
                 report("Purging");
                 client.delete(deleted, api, Some(report)).await.map_err(err())?;
             }
-            client.put_json(id, api, resource.body(), Some(report)).await.map_err(err())
+            let written = client.put_json(id, api, resource.body(), Some(report)).await.map_err(err())?;
+            if let Action::Update { fields } = action
+                && container_apps::needs_restart(resource.kind, fields)
+            {
+                report("Restarting");
+                container_apps::restart_revision(client, resource, &written).await?;
+            }
+            Ok(written)
         }
     }
 }

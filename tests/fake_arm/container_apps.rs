@@ -11,7 +11,9 @@
 //! - a Redis cache stays `Creating` for a while after its PUT (no operation header: the
 //!   caller watches `provisioningState`), gets a host name, TLS port and access keys, which
 //!   only `listKeys` returns (refused while the cache is not provisioned);
-//! - a workspace's shared keys come from `sharedKeys`.
+//! - a workspace's shared keys come from `sharedKeys`;
+//! - a revision restarts with `POST …/revisions/{name}/restart` (counted in the fake's own
+//!   `properties.restarts`, which the real API does not have).
 
 use serde_json::{Value, json};
 
@@ -255,6 +257,17 @@ pub fn present(id: &str, body: &mut Value) {
 /// The POST actions of these types, or `None` for others.
 pub fn post(st: &mut State, target: &str, action: &str) -> Option<Answer> {
     let key = target.to_ascii_lowercase();
+    if action == "restart" && key.contains("/providers/microsoft.app/containerapps/") && key.contains("/revisions/") {
+        // A restarted revision's replicas start again and read the app's current secrets.
+        return Some(match st.resources.get_mut(&key) {
+            Some(r) => {
+                let restarts = r.body["properties"]["restarts"].as_u64().unwrap_or(0);
+                r.body["properties"]["restarts"] = json!(restarts + 1);
+                (200, Value::Null, Vec::new())
+            }
+            None => error(404, "ContainerAppRevisionNotFound", &format!("Revision '{target}' was not found.")),
+        });
+    }
     let stored = st.resources.get_mut(&key)?;
     match action {
         "sharedKeys" if is_workspace(&key) => {
