@@ -59,6 +59,22 @@ param existingAppInsightsId string = ''
 @description('With monitoring: share of requests logged, 0-100.')
 param samplingPercentage int = 100
 
+@description('[balancer.azure]: also run oai-lb serve on Azure Container Apps (modules/container-apps.bicep).')
+param containerApps bool = false
+
+@description('With containerApps: the image whose entry point is oai-lb serve.')
+param containerImage string = ''
+
+@description('With containerApps: replica bounds and the concurrent requests per replica that add one.')
+param minReplicas int = 1
+param maxReplicas int = 10
+param concurrentRequests int = 50
+
+@description('With containerApps: the variable client_keys_env names, and the keys (comma-separated).')
+param clientKeysEnv string = 'OAI_LB_CLIENT_KEYS'
+@secure()
+param clientKeys string = ''
+
 var apiName = 'openai'
 var poolId = 'oai-lb-pool'
 
@@ -208,7 +224,33 @@ module monitor 'modules/monitoring.bicep' = if (monitoring) {
   }
 }
 
+module aca 'modules/container-apps.bicep' = if (containerApps) {
+  scope: rg
+  name: 'oai-lb-container-apps'
+  params: {
+    apimName: apimName
+    location: location
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    // [monitoring]'s workspace when it has one (not with an existing component alone).
+    existingWorkspaceId: monitoring && empty(existingAppInsightsId) ? monitor.outputs.workspaceId : ''
+    image: containerImage
+    minReplicas: minReplicas
+    maxReplicas: maxReplicas
+    concurrentRequests: concurrentRequests
+    // Rendered from oai-lb-aca.toml (tests/bicep.rs keeps it current).
+    configToml: loadTextContent('oai-lb-container.toml')
+    clientKeysEnv: clientKeysEnv
+    clientKeys: clientKeys
+  }
+  // The app calls the accounts as the identity from its first request.
+  dependsOn: [
+    roles
+  ]
+}
+
 output gatewayUrl string = '${apim.outputs.gatewayUrl}/${apiPath}'
 output identityClientId string = identity.outputs.clientId
 output subscriptionName string = subscription.outputs.name
 output appInsightsId string = monitoring ? monitor.outputs.appInsightsId : ''
+output balancerUrl string = containerApps ? aca.outputs.url : ''

@@ -429,7 +429,7 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             break
         }
         'oai-lb;probe' {
-            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource; `aca`: the balancer `deploy` runs on Container Apps (`[balancer.azure]`), with the first key of `client_keys_env`')
             [CompletionResult]::new('--deployment', '--deployment', [CompletionResultType]::ParameterName, 'The deployment (model) to call')
             [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'The api-version query parameter')
             [CompletionResult]::new('--rps', '--rps', [CompletionResultType]::ParameterName, 'Requests per second, or `unlimited`: as fast as answers come, --concurrency in flight')
@@ -439,6 +439,8 @@ Register-ArgumentCompleter -Native -CommandName 'oai-lb' -ScriptBlock {
             [CompletionResult]::new('--credential', '--credential', [CompletionResultType]::ParameterName, 'Send an Entra ID token from this credential source when no key is given')
             [CompletionResult]::new('--max-error-rate', '--max-error-rate', [CompletionResultType]::ParameterName, 'Exit 1 when the client-visible error rate (0..=1) is above this')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on one request after this long')
+            [CompletionResult]::new('--arm-credential', '--arm-credential', [CompletionResultType]::ParameterName, 'Where the ARM token comes from (with --target aca)')
+            [CompletionResult]::new('--arm-endpoint', '--arm-endpoint', [CompletionResultType]::ParameterName, 'The ARM endpoint (with --target aca)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The config file')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format; json is stable, for scripts')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Ask for streamed (SSE) answers')

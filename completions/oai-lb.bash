@@ -1458,7 +1458,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__probe)
-            opts="-v -q -h --target --deployment --api-version --rps --concurrency --duration --stream --watch --api-key-env --credential --max-error-rate --timeout --config --output --verbose --quiet --help"
+            opts="-v -q -h --target --deployment --api-version --rps --concurrency --duration --stream --watch --api-key-env --credential --max-error-rate --timeout --arm-credential --arm-endpoint --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1501,6 +1501,14 @@ _oai__lb() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arm-credential)
+                    COMPREPLY=($(compgen -W "auto client-secret workload-identity pipelines managed-identity cli azd" -- "${cur}"))
+                    return 0
+                    ;;
+                --arm-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

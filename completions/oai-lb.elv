@@ -389,7 +389,7 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'oai-lb;probe'= {
-            cand --target 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource'
+            cand --target 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource; `aca`: the balancer `deploy` runs on Container Apps (`[balancer.azure]`), with the first key of `client_keys_env`'
             cand --deployment 'The deployment (model) to call'
             cand --api-version 'The api-version query parameter'
             cand --rps 'Requests per second, or `unlimited`: as fast as answers come, --concurrency in flight'
@@ -399,6 +399,8 @@ set edit:completion:arg-completer[oai-lb] = {|@words|
             cand --credential 'Send an Entra ID token from this credential source when no key is given'
             cand --max-error-rate 'Exit 1 when the client-visible error rate (0..=1) is above this'
             cand --timeout 'Give up on one request after this long'
+            cand --arm-credential 'Where the ARM token comes from (with --target aca)'
+            cand --arm-endpoint 'The ARM endpoint (with --target aca)'
             cand --config 'The config file'
             cand --output 'Output format; json is stable, for scripts'
             cand --stream 'Ask for streamed (SSE) answers'

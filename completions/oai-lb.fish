@@ -369,7 +369,7 @@ complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l allow-unauthenti
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l target -d 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l target -d 'Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource; `aca`: the balancer `deploy` runs on Container Apps (`[balancer.azure]`), with the first key of `client_keys_env`' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l deployment -d 'The deployment (model) to call' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l api-version -d 'The api-version query parameter' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l rps -d 'Requests per second, or `unlimited`: as fast as answers come, --concurrency in flight' -r
@@ -385,6 +385,14 @@ cli\t'`az login`'
 azd\t'`azd auth login`'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l max-error-rate -d 'Exit 1 when the client-visible error rate (0..=1) is above this' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l timeout -d 'Give up on one request after this long' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l arm-credential -d 'Where the ARM token comes from (with --target aca)' -r -f -a "auto\t'Try every source below in order'
+client-secret\t'Service principal: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET'
+workload-identity\t'Workload identity federation: AZURE_FEDERATED_TOKEN_FILE (Kubernetes, GitHub OIDC)'
+pipelines\t'Azure Pipelines service connection (AZURESUBSCRIPTION_* and SYSTEM_ACCESSTOKEN)'
+managed-identity\t'Managed identity of the VM, container or App Service (AZURE_CLIENT_ID selects a user-assigned one)'
+cli\t'`az login`'
+azd\t'`azd auth login`'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l arm-endpoint -d 'The ARM endpoint (with --target aca)' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand probe" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"

@@ -7,6 +7,7 @@
 //!
 //! Editing the file in place (comments and layout kept, atomic replace) is [`edit`].
 
+pub mod balancer_azure;
 pub mod edit;
 pub mod template;
 
@@ -16,6 +17,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use balancer_azure::BalancerAzureSection;
 
 /// The default file name, looked up in the working directory.
 pub const DEFAULT_PATH: &str = "oai-lb.toml";
@@ -291,6 +294,9 @@ pub struct BalancerSection {
     /// Whether streams are asked for their token usage (see [`StreamUsage`]).
     #[serde(default, skip_serializing_if = "is_default")]
     pub stream_usage: StreamUsage,
+    /// `deploy` also runs this balancer on Azure Container Apps (see [`BalancerAzureSection`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<BalancerAzureSection>,
 }
 
 /// Token usage of streamed answers. Azure and OpenAI report it only when the request sets
@@ -331,6 +337,7 @@ impl Default for BalancerSection {
             shared_state: None,
             proactive: ProactiveSection::default(),
             stream_usage: StreamUsage::default(),
+            azure: None,
         }
     }
 }
@@ -693,6 +700,9 @@ impl Config {
         }
         if let Some(monitoring) = &self.monitoring {
             validate_monitoring(path, monitoring)?;
+        }
+        if let Some(azure) = &b.azure {
+            balancer_azure::validate(path, self, azure)?;
         }
         if let Some(apim) = &self.apim {
             if !APIM_SKUS.contains(&apim.sku.as_str()) {

@@ -85,6 +85,52 @@ pub const TOKEN_METRIC_NAMESPACE: &str = "oai-lb";
 /// The token metrics' dimension naming the model deployment.
 pub const DEPLOYMENT_DIMENSION: &str = "Deployment";
 
+/// `[balancer.azure]`: the Container Apps environment the balancer runs in.
+pub fn container_apps_environment(apim_name: &str) -> String {
+    format!("{}-env", apim_name.to_ascii_lowercase())
+}
+
+/// `[balancer.azure]`: the container app running `oai-lb serve` (unless the section names it).
+pub fn container_app(apim_name: &str) -> String {
+    format!("{}-lb", apim_name.to_ascii_lowercase())
+}
+
+/// `[balancer.azure]`: the Azure Cache for Redis the replicas share cooldowns through.
+pub fn redis_cache(apim_name: &str) -> String {
+    format!("{}-redis", apim_name.to_ascii_lowercase())
+}
+
+/// A cache's host name (what ARM reports as `properties.hostName`).
+pub fn redis_host(cache: &str) -> String {
+    format!("{cache}.redis.cache.windows.net")
+}
+
+/// Azure Cache for Redis' TLS port (the non-TLS port 6379 is off).
+pub const REDIS_TLS_PORT: u16 = 6380;
+
+/// The tag holding the SHA-256 of a resource's write-only secrets (Container App secrets,
+/// the environment's workspace key): ARM never returns them, so `deploy` compares this.
+pub const SECRETS_HASH_TAG: &str = "oai-lb-secrets";
+
+/// Container App secrets (lower-case names, as Container Apps requires): the config file,
+/// mounted as a secret volume, the client keys and the Redis access key.
+pub const CONFIG_SECRET: &str = "oai-lb-config";
+pub const CLIENT_KEYS_SECRET: &str = "client-keys";
+pub const REDIS_PASSWORD_SECRET: &str = "redis-password";
+
+/// The Container App secret holding an `api-key` backend's key.
+pub fn backend_key_secret(backend: &str) -> String {
+    let name: String =
+        backend.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    format!("key-{name}")
+}
+
+/// Where the config file is mounted in the container, and its name there.
+pub const CONFIG_MOUNT_DIR: &str = "/etc/oai-lb";
+pub const CONFIG_FILE_NAME: &str = "oai-lb.toml";
+/// The variable the container's `[balancer.shared_state] password_env` names.
+pub const REDIS_PASSWORD_ENV: &str = "OAI_LB_REDIS_PASSWORD";
+
 #[cfg(test)]
 mod tests {
     use super::*;

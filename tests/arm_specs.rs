@@ -58,3 +58,28 @@ fn validation_rejects_read_only_unknown_and_missing_fields() {
     let problems = specs.validate(&schema, &wrong).join("\n");
     assert!(problems.contains("body.properties.url: expected string"), "{problems}");
 }
+
+#[test]
+fn container_apps_and_redis_bodies_are_validated() {
+    let specs = Specs::load(&specs_dir());
+    let rg = "/subscriptions/s/resourceGroups/rg/providers";
+    let app = specs.find("PUT", &format!("{rg}/Microsoft.App/containerApps/a")).unwrap();
+    assert!(app.long_running && app.api_version == "2025-07-01");
+    let schema = app.body.clone().unwrap();
+    let bad = json!({"location": "eastus", "properties": {"latestRevisionName": "x", "template": {"scale": {"minReplica": 1}}}});
+    let problems = specs.validate(&schema, &bad).join("\n");
+    assert!(problems.contains("latestRevisionName: is readOnly"), "{problems}");
+    assert!(problems.contains("minReplica: unknown property"), "{problems}");
+    let redis = specs.find("PUT", &format!("{rg}/Microsoft.Cache/redis/c")).unwrap().body.clone().unwrap();
+    let problems =
+        specs.validate(&redis, &json!({"location": "eastus", "properties": {"sku": {"name": "Basic"}}})).join("\n");
+    assert!(problems.contains("family: is required") && problems.contains("capacity: is required"), "{problems}");
+    let environment = specs.find("PUT", &format!("{rg}/Microsoft.App/managedEnvironments/e")).unwrap().body.clone();
+    let problems =
+        specs.validate(&environment.unwrap(), &json!({"location": "eastus", "properties": {"defaultDomain": "x"}}));
+    assert!(problems.join("").contains("defaultDomain: is readOnly"), "{problems:?}");
+    // The key actions are spec'd (reads, not writes).
+    assert!(specs.find("POST", &format!("{rg}/Microsoft.OperationalInsights/workspaces/w/sharedKeys")).is_some());
+    assert!(specs.find("POST", &format!("{rg}/Microsoft.Cache/redis/c/listKeys")).is_some());
+    assert!(specs.find("GET", &format!("{rg}/Microsoft.App/containerApps/a/revisions/r")).is_some());
+}

@@ -177,6 +177,11 @@ fn eval(node: tree_sitter::Node<'_>, source: &str, env: &serde_json::Map<String,
             let object = eval(node.child_by_field_name("object")?, source, env)?;
             object.get(text(node.child_by_field_name("property")?)).cloned()
         }
+        "call_expression" if text(node.child_by_field_name("function")?) == "toLower" => {
+            let arguments = node.child_by_field_name("arguments")?;
+            let value = eval(arguments.named_child(0)?, source, env)?;
+            Some(Value::String(value.as_str()?.to_lowercase()))
+        }
         "call_expression" if text(node.child_by_field_name("function")?) == "guid" => {
             let arguments = node.child_by_field_name("arguments")?;
             let mut cursor = arguments.walk();
@@ -393,4 +398,65 @@ fn monitoring_matches_the_cli() {
         assert!(!module.contains(&format!("    '{secret}'")), "monitoring.bicep logs {secret}");
     }
     assert!(module.contains("metrics: true"));
+}
+
+/// `[balancer.azure]`: `modules/container-apps.bicep` names the environment, the cache and
+/// the app as the CLI does, sets what the CLI's bodies set, and mounts the config the CLI
+/// renders for the same config (`bicep/oai-lb-aca.toml`).
+#[test]
+fn container_apps_match_the_cli() {
+    use oai_lb::azure::container_apps::container_config;
+    use oai_lb::azure::{BackendKeys, Kind, Stack};
+    use oai_lb::names;
+    let dir = bicep_dir();
+    let aca = Config::load(&dir.join("oai-lb-aca.toml")).expect("bicep/oai-lb-aca.toml is valid");
+    let plain = Config::load(&dir.join("oai-lb.toml")).unwrap();
+    let mut stripped = aca.clone();
+    (stripped.balancer.azure, stripped.balancer.client_keys_env) = (None, None);
+    assert_eq!(stripped, plain, "oai-lb-aca.toml = oai-lb.toml + client_keys_env + [balancer.azure]");
+    let apim = aca.apim.as_ref().unwrap().name.clone();
+    let rendered = container_config(&aca, &names::redis_cache(&apim)).unwrap();
+    let committed_path = dir.join("oai-lb-container.toml");
+    if std::env::var_os("OAI_LB_BLESS").is_some() {
+        std::fs::write(&committed_path, &rendered).unwrap();
+    }
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "bicep/oai-lb-container.toml is stale: run `OAI_LB_BLESS=1 cargo test --test bicep container_apps_match_the_cli`"
+    );
+
+    let source = std::fs::read_to_string(dir.join("modules/container-apps.bicep")).unwrap();
+    let params = json!({"apimName": apim}).as_object().unwrap().clone();
+    let env = declarations(&source, &params);
+    let stack = Stack::new(&aca, &BackendKeys::default()).unwrap();
+    for (kind, symbol) in
+        [(Kind::ManagedEnvironment, "environment"), (Kind::Redis, "redis"), (Kind::ContainerApp, "app")]
+    {
+        let cli = stack.of_kind(kind).next().unwrap_or_else(|| panic!("the CLI has no {kind:?}"));
+        assert_eq!(name_of("modules/container-apps.bicep", symbol, &env), cli.name, "{symbol}");
+        assert!(source.contains(&format!("'{}@{}'", kind.resource_type(), kind.api_version())), "{symbol}");
+    }
+    let app = stack.of_kind(Kind::ContainerApp).next().unwrap().body().clone();
+    for secret in app["properties"]["configuration"]["secrets"].as_array().unwrap() {
+        assert!(source.contains(&format!("name: '{}'", secret["name"].as_str().unwrap())), "{secret}");
+    }
+    for e in app["properties"]["template"]["containers"][0]["env"].as_array().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        assert!(name == "OAI_LB_CLIENT_KEYS" || source.contains(&format!("name: '{name}'")), "env {name}");
+    }
+    for expected in [
+        "enableNonSslPort: false",
+        "minimumTlsVersion: '1.2'",
+        "name: 'concurrent-requests'",
+        "storageType: 'Secret'",
+        &format!("mountPath: '{}'", names::CONFIG_MOUNT_DIR),
+        &format!("path: '{}'", names::CONFIG_FILE_NAME),
+        "external: true",
+        "path: '/healthz'",
+    ] {
+        assert!(source.contains(expected), "container-apps.bicep lacks `{expected}`");
+    }
+    let main = std::fs::read_to_string(dir.join("main.bicep")).unwrap();
+    assert!(main.contains("loadTextContent('oai-lb-container.toml')"));
 }

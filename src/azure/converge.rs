@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
+use super::container_apps::{self, read_keys};
 use super::{Action, AzureError, Kind, Outputs, Plan, Resource};
 use crate::arm::ArmClient;
 
@@ -66,7 +67,14 @@ async fn write(
                 report("Purging");
                 client.delete(deleted, api, Some(report)).await.map_err(err())?;
             }
-            client.put_json(id, api, resource.body(), Some(report)).await.map_err(err())
+            let written = client.put_json(id, api, resource.body(), Some(report)).await.map_err(err())?;
+            if let Action::Update { fields } = action
+                && container_apps::needs_restart(resource.kind, fields)
+            {
+                report("Restarting");
+                container_apps::restart_revision(client, resource, &written).await?;
+            }
+            Ok(written)
         }
     }
 }
@@ -107,10 +115,13 @@ pub async fn converge(client: &ArmClient, plan: Plan, observer: Observer<'_>) ->
                         observer(Event::Started { label: &resource.label });
                         let report = |state: &str| observer(Event::State { label: &resource.label, state });
                         let result = if resource.resolved() {
-                            write(client, &resource, &action, soft_deleted, &report).await
+                            match write(client, &resource, &action, soft_deleted, &report).await {
+                                Ok(value) => read_keys(client, &resource, &value).await.map(|keys| (value, keys)),
+                                Err(e) => Err(e),
+                            }
                         } else {
                             Err(AzureError::Config {
-                                problem: format!("{} needs the identity, which has no principal yet", resource.label),
+                                problem: format!("{} needs {}", resource.label, resource.waits_for()),
                                 fix: "run deploy again".into(),
                             })
                         };
@@ -125,9 +136,12 @@ pub async fn converge(client: &ArmClient, plan: Plan, observer: Observer<'_>) ->
         }
         let Some((i, result)) = running.next().await else { break };
         match result {
-            Ok(value) => {
+            Ok((value, keys)) => {
                 let value: Value = value;
                 outputs.learn(changes[i].resource.kind, &value);
+                if let Some(keys) = keys {
+                    outputs.learn_keys(keys);
+                }
                 done[i] = true;
                 writes += 1;
             }

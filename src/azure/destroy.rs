@@ -26,6 +26,9 @@ pub struct Deletions {
     pub deletions: Vec<Deletion>,
     /// Why the resource group is kept, when it exists and is kept.
     pub kept_group: Option<String>,
+    /// Resources of the config's names that oai-lb did not create (no `managed-by` tag):
+    /// kept, with why.
+    pub kept: Vec<String>,
 }
 
 /// One DELETE, in the order they run.
@@ -63,6 +66,7 @@ pub async fn plan(client: &ArmClient, stack: &Stack, options: Options) -> Result
         },
         None => None,
     };
+    let kept = not_ours(&plan);
     let mut deletions = deletions(&plan, options.keep_openai, kept_group.is_some());
     if options.purge {
         let purged = |kind: Kind| kind == Kind::Apim || kind == Kind::Account && !options.keep_openai;
@@ -74,7 +78,27 @@ pub async fn plan(client: &ArmClient, stack: &Stack, options: Options) -> Result
             })
         }));
     }
-    Ok(Deletions { deletions, kept_group })
+    Ok(Deletions { deletions, kept_group, kept })
+}
+
+/// `[balancer.azure]`'s resources carry `managed-by: oai-lb` from their first write; one of
+/// the same name without it was made by someone else and is not deleted.
+fn tagged_kind(kind: Kind) -> bool {
+    matches!(kind, Kind::ManagedEnvironment | Kind::Redis | Kind::ContainerApp)
+}
+
+fn is_ours(current: &Value) -> bool {
+    let (key, value) = MANAGED_BY_TAG;
+    current.pointer(&format!("/tags/{key}")).and_then(Value::as_str) == Some(value)
+}
+
+fn not_ours(plan: &Plan) -> Vec<String> {
+    let (key, value) = MANAGED_BY_TAG;
+    plan.changes
+        .iter()
+        .filter(|c| tagged_kind(c.resource.kind) && c.current.as_ref().is_some_and(|v| !is_ours(v)))
+        .map(|c| format!("{} has no {key}: {value} tag: oai-lb did not create it", c.resource.label))
+        .collect()
 }
 
 /// Why the existing group must stay: oai-lb did not create it, or it holds resources that
@@ -132,8 +156,12 @@ fn deletions(plan: &Plan, keep_openai: bool, keep_group: bool) -> Vec<Deletion> 
             || keep_openai && matches!(kind, Kind::ResourceGroup | Kind::Account | Kind::ModelDeployment)
     };
     // Existing resources the config names (`[monitoring]` ids) are not ours to delete.
-    let doomed: Vec<bool> =
-        plan.changes.iter().map(|c| c.current.is_some() && !c.resource.existing && !kept(c.resource.kind)).collect();
+    let ours = |c: &super::Change| !tagged_kind(c.resource.kind) || c.current.as_ref().is_some_and(is_ours);
+    let doomed: Vec<bool> = plan
+        .changes
+        .iter()
+        .map(|c| c.current.is_some() && !c.resource.existing && !kept(c.resource.kind) && ours(c))
+        .collect();
     let goes_with_parent = |mut i: usize| {
         while let Some(parent) = plan.changes[i].resource.parent {
             if doomed[parent] && plan.changes[parent].resource.kind != Kind::ResourceGroup {

@@ -7,6 +7,7 @@
 //! nothing of HTTP (it talks through [`ArmClient`]'s typed methods) and nothing of clap.
 
 pub mod backends;
+pub mod container_apps;
 mod converge;
 pub mod destroy;
 pub mod monitoring;
@@ -19,8 +20,8 @@ mod status;
 
 pub use converge::{Event, Observer, Outcome, converge};
 pub use plan::{Action, Change, Plan, plan};
-pub use stack::{BackendKeys, Kind, MonitoringTarget, Outputs, Resource, Stack};
-pub use status::{BackendState, MonitoringStatus, Status, status};
+pub use stack::{BackendKeys, ContainerAppTarget, Kind, MonitoringTarget, Outputs, Resource, Stack};
+pub use status::{BackendState, ContainerAppStatus, MonitoringStatus, Status, container_app_url, status};
 
 pub use crate::arm::{ArmClient, Tuning};
 use crate::arm::{ArmError, ArmSettings};
@@ -63,6 +64,9 @@ pub const API_VERSIONS: &[(&str, &str)] = &[
     ("Microsoft.ApiManagement/service/apis/diagnostics", "2024-05-01"),
     ("Microsoft.OperationalInsights/workspaces", "2025-07-01"),
     ("Microsoft.Insights/components", "2020-02-02"),
+    ("Microsoft.App/managedEnvironments", "2025-07-01"),
+    ("Microsoft.App/containerApps", "2025-07-01"),
+    ("Microsoft.Cache/redis", "2024-11-01"),
 ];
 
 /// The api-version for a resource type of [`API_VERSIONS`].

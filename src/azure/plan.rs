@@ -4,6 +4,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::container_apps::{Keys, read_keys};
 use super::{AzureError, Kind, Outputs, Resource, Stack};
 use crate::arm::ArmClient;
 
@@ -91,7 +92,7 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
             .filter(|&i| depth[i] == level)
             .filter(|&i| {
                 let parent_absent = resources[i].parent.is_some_and(|p| absent[p]);
-                let unknown = !resources[i].resolved();
+                let unknown = !resources[i].id_known();
                 if parent_absent || unknown {
                     absent[i] = true;
                 }
@@ -101,8 +102,11 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
         let reads = wave.iter().map(|&i| read(client, &resources[i]));
         for (&i, result) in wave.iter().zip(join_all(reads).await) {
             match result? {
-                Some(value) => {
+                Some((value, keys)) => {
                     outputs.learn(resources[i].kind, &value);
+                    if let Some(keys) = keys {
+                        outputs.learn_keys(keys);
+                    }
                     current[i] = Some(value);
                 }
                 None if resources[i].existing => {
@@ -130,7 +134,7 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
                 Some(now) => {
                     let mut fields = match resource.kind {
                         Kind::ApiPolicy => policy_diff(resource.body(), now),
-                        _ => diff(resource.body(), now, resource.owned_fields()),
+                        _ => diff(&resource.comparable_body(), now, resource.owned_fields()),
                     };
                     // A resource whose last write failed is written again, so a re-run resumes.
                     let state = now.pointer("/properties/provisioningState").and_then(Value::as_str);
@@ -168,8 +172,9 @@ pub async fn plan(client: &ArmClient, stack: Stack) -> Result<Plan, AzureError> 
 }
 
 /// GETs a resource; a secret named value's value is fetched with `listValue` so it can be
-/// compared (it is never shown).
-async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<Value>, AzureError> {
+/// compared (it is never shown), and the key of a workspace or cache the container app
+/// needs with its POST action.
+async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<(Value, Option<Keys>)>, AzureError> {
     let api = resource.kind.api_version();
     let err = AzureError::arm(&resource.label);
     // A policy is read in the default `xml` format (well-formed, as it was pushed);
@@ -188,7 +193,8 @@ async fn read(client: &ArmClient, resource: &Resource) -> Result<Option<Value>, 
             props.insert("value".into(), v.clone());
         }
     }
-    Ok(Some(value))
+    let keys = read_keys(client, resource, &value).await?;
+    Ok(Some((value, keys)))
 }
 
 fn depths(resources: &[Resource]) -> Vec<usize> {

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::container_apps::{self, AppSpec, Keys, SecretString};
 use super::{AzureError, api_version, openapi, policy};
-use crate::config::{ApimSection, AzureSection, BackendAuth, Config, GatewayBackend, MonitoringSection, Strategy};
+use crate::config::{
+    ApimSection, AzureSection, BackendAuth, BalancerAzureSection, Config, GatewayBackend, MonitoringSection, Strategy,
+};
 use crate::names::{
     self, API_DIAGNOSTIC_ID, API_ID, APP_INSIGHTS_CONNECTION_STRING_NAMED_VALUE, APP_INSIGHTS_LOGGER_ID,
     BACKENDS_NAMED_VALUE, IDENTITY_CLIENT_ID_NAMED_VALUE, POOL_BACKEND_ID, SUBSCRIPTION_ID,
@@ -19,12 +22,19 @@ pub const OPENAI_USER_ROLE: &str = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd";
 /// The api-keys of the `api-key` backends, by backend name, as the command read them.
 /// A key left out is not compared or written: fine for commands that only read ids
 /// (`destroy`, `policy`), refused by the ones that write named values.
+/// With `[balancer.azure]`, also the client keys the container app requires.
 #[derive(Clone, Default)]
-pub struct BackendKeys(BTreeMap<String, String>);
+pub struct BackendKeys(BTreeMap<String, String>, Option<String>);
 
 impl BackendKeys {
     pub fn new(keys: impl IntoIterator<Item = (String, String)>) -> BackendKeys {
-        BackendKeys(keys.into_iter().collect())
+        BackendKeys(keys.into_iter().collect(), None)
+    }
+
+    /// The value of `client_keys_env` (comma-separated keys), for the container app.
+    pub fn with_client_keys(mut self, keys: Option<String>) -> BackendKeys {
+        self.1 = keys;
+        self
     }
 
     fn get(&self, backend: &str) -> Option<&str> {
@@ -60,6 +70,12 @@ pub enum Kind {
     Logger,
     /// `[monitoring]`: the OpenAI API's Application Insights diagnostic.
     ApiDiagnostic,
+    /// `[balancer.azure]`: the Container Apps environment.
+    ManagedEnvironment,
+    /// `[balancer.azure]`: the Azure Cache for Redis the replicas share cooldowns through.
+    Redis,
+    /// `[balancer.azure]`: the container app running `oai-lb serve`.
+    ContainerApp,
 }
 
 impl Kind {
@@ -80,6 +96,9 @@ impl Kind {
             Kind::AppInsights => "Microsoft.Insights/components",
             Kind::Logger => "Microsoft.ApiManagement/service/loggers",
             Kind::ApiDiagnostic => "Microsoft.ApiManagement/service/apis/diagnostics",
+            Kind::ManagedEnvironment => "Microsoft.App/managedEnvironments",
+            Kind::Redis => "Microsoft.Cache/redis",
+            Kind::ContainerApp => "Microsoft.App/containerApps",
         }
     }
 
@@ -144,6 +163,31 @@ impl Kind {
                 "/properties/verbosity",
                 "/properties/metrics",
             ],
+            // Secret values are write-only: the hash tag stands for them.
+            Kind::ManagedEnvironment => &[
+                "/properties/appLogsConfiguration",
+                "/properties/workloadProfiles",
+                "/tags/managed-by",
+                "/tags/oai-lb-secrets",
+            ],
+            Kind::Redis => &[
+                "/properties/sku",
+                "/properties/enableNonSslPort",
+                "/properties/minimumTlsVersion",
+                "/tags/managed-by",
+            ],
+            Kind::ContainerApp => &[
+                "/identity/type",
+                "/identity/userAssignedIdentities",
+                "/properties/environmentId",
+                "/properties/configuration/activeRevisionsMode",
+                "/properties/configuration/ingress",
+                "/properties/configuration/secrets",
+                "/properties/configuration/registries",
+                "/properties/template",
+                "/tags/managed-by",
+                "/tags/oai-lb-secrets",
+            ],
         }
     }
 }
@@ -178,6 +222,13 @@ pub struct Resource {
     /// Not ours: an existing resource the config names. It is read (it must exist), never
     /// written or deleted.
     pub existing: bool,
+    /// A workspace or cache whose key the container app or its environment needs: read
+    /// with a POST action once it exists ([`container_apps::read_keys`]).
+    pub keys_needed: bool,
+    /// The environment: needs the workspace's customer id and shared key.
+    needs_workspace_key: bool,
+    /// The container app: needs the cache's access key.
+    needs_redis_key: bool,
 }
 
 impl std::fmt::Debug for Resource {
@@ -212,7 +263,31 @@ impl Resource {
 
     /// True once every value it needs is known.
     pub fn resolved(&self) -> bool {
-        !self.needs_identity && !self.needs_connection_string
+        !self.needs_identity && !self.needs_connection_string && !self.needs_workspace_key && !self.needs_redis_key
+    }
+
+    /// False for a role assignment until the identity's principal (part of its name) is
+    /// known; a resource that only waits for values in its body can be read already.
+    pub fn id_known(&self) -> bool {
+        !(self.needs_identity && self.kind == Kind::RoleAssignment)
+    }
+
+    /// What it still waits for, when not [`Resource::resolved`].
+    pub fn waits_for(&self) -> &'static str {
+        if self.needs_redis_key {
+            "the Redis cache's access key (the cache is still being created)"
+        } else if self.needs_workspace_key {
+            "the Log Analytics workspace's shared key"
+        } else if self.needs_connection_string {
+            "the Application Insights connection string"
+        } else {
+            "the identity, which has no principal yet"
+        }
+    }
+
+    /// The body the plan compares: without write-only secret values (their hash tag stays).
+    pub fn comparable_body(&self) -> Value {
+        container_apps::without_secret_values(self.kind, &self.body)
     }
 
     pub fn owned_fields(&self) -> &'static [&'static str] {
@@ -232,6 +307,25 @@ impl Resource {
             self.body["properties"]["value"] = json!(connection_string);
             self.needs_connection_string = false;
         }
+        if self.needs_workspace_key
+            && let (Some(customer), Some(key)) = (&outputs.workspace_customer_id, &outputs.workspace_shared_key)
+        {
+            let la = &mut self.body["properties"]["appLogsConfiguration"]["logAnalyticsConfiguration"];
+            la["customerId"] = json!(customer);
+            la["sharedKey"] = json!(key.expose());
+            self.needs_workspace_key = false;
+        }
+        if self.needs_redis_key
+            && let Some(key) = &outputs.redis_key
+        {
+            container_apps::set_redis_key(&mut self.body, key.expose());
+            self.needs_redis_key = false;
+        }
+        self.resolve_identity(outputs);
+        container_apps::seal(self.kind, &mut self.body);
+    }
+
+    fn resolve_identity(&mut self, outputs: &Outputs) {
         if !self.needs_identity {
             return;
         }
@@ -246,6 +340,7 @@ impl Resource {
                 self.body["properties"]["principalId"] = json!(principal);
             }
             Kind::NamedValue => self.body["properties"]["value"] = json!(client_id),
+            Kind::ContainerApp => container_apps::set_client_id(&mut self.body, client_id),
             _ => {}
         }
         self.needs_identity = false;
@@ -264,6 +359,15 @@ pub struct Outputs {
     pub app_insights_connection_string: Option<String>,
     /// The Log Analytics workspace the component sends to.
     pub workspace_id: Option<String>,
+    /// The workspace's customer id and shared key (`[balancer.azure]`'s environment).
+    pub workspace_customer_id: Option<String>,
+    pub workspace_shared_key: Option<SecretString>,
+    /// The cache's access key (the container app's `[balancer.shared_state]` password).
+    pub redis_key: Option<SecretString>,
+    /// The container app's public host name, running status and latest ready revision.
+    pub app_fqdn: Option<String>,
+    pub app_running_status: Option<String>,
+    pub app_revision: Option<String>,
 }
 
 impl Outputs {
@@ -286,7 +390,23 @@ impl Outputs {
                     text("/properties/ConnectionString").or(self.app_insights_connection_string.take());
                 self.workspace_id = text("/properties/WorkspaceResourceId").or(self.workspace_id.take());
             }
+            Kind::Workspace => {
+                self.workspace_customer_id = text("/properties/customerId").or(self.workspace_customer_id.take());
+            }
+            Kind::ContainerApp => {
+                self.app_fqdn = text("/properties/configuration/ingress/fqdn").or(self.app_fqdn.take());
+                self.app_running_status = text("/properties/runningStatus").or(self.app_running_status.take());
+                self.app_revision = text("/properties/latestReadyRevisionName").or(self.app_revision.take());
+            }
             _ => {}
+        }
+    }
+
+    /// Takes a key read with a POST action ([`container_apps::read_keys`]).
+    pub fn learn_keys(&mut self, keys: Keys) {
+        match keys {
+            Keys::Workspace(key) => self.workspace_shared_key = Some(key),
+            Keys::Redis(key) => self.redis_key = Some(key),
         }
     }
 }
@@ -300,6 +420,16 @@ pub struct Stack {
     apim_id: String,
     api_path: String,
     monitoring: Option<MonitoringTarget>,
+    container_app: Option<ContainerAppTarget>,
+}
+
+/// `[balancer.azure]`: the container app and its replica bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerAppTarget {
+    pub name: String,
+    pub id: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
 }
 
 /// Where `[monitoring]` sends: the Application Insights component and, when the config
@@ -343,7 +473,23 @@ impl Stack {
         b.api_policy(config, api, &policy_deps)?;
         b.subscription(service, api);
         let monitoring = config.monitoring.as_ref().map(|m| b.monitoring(m, rg, service, api));
-        Ok(Stack { resources: b.resources, backends, apim_id: b.apim_id, api_path: apim.api_path.clone(), monitoring })
+        let container_app = match &config.balancer.azure {
+            Some(section) => Some(b.container_apps(config, section, keys, rg, identity)?),
+            None => None,
+        };
+        Ok(Stack {
+            resources: b.resources,
+            backends,
+            apim_id: b.apim_id,
+            api_path: apim.api_path.clone(),
+            monitoring,
+            container_app,
+        })
+    }
+
+    /// `[balancer.azure]`'s container app, when the config has it.
+    pub fn container_app(&self) -> Option<&ContainerAppTarget> {
+        self.container_app.as_ref()
     }
 
     /// Where `[monitoring]` sends logs and metrics, when the config has it.
@@ -407,6 +553,8 @@ struct Builder<'a> {
     apim_id: String,
     /// The `[[openai]]` accounts: (name, index).
     accounts: Vec<(String, usize)>,
+    /// The Log Analytics workspace `[monitoring]` created or named: (index, id).
+    workspace: Option<(usize, String)>,
 }
 
 /// A location as ARM spells it in ids (`East US` → `eastus`).
@@ -428,7 +576,16 @@ impl<'a> Builder<'a> {
             names::identity(&apim.name)
         );
         let apim_id = format!("{rg_id}/providers/Microsoft.ApiManagement/service/{}", apim.name);
-        Builder { azure, apim, resources: Vec::new(), rg_id, identity_id, apim_id, accounts: Vec::new() }
+        Builder {
+            azure,
+            apim,
+            resources: Vec::new(),
+            rg_id,
+            identity_id,
+            apim_id,
+            accounts: Vec::new(),
+            workspace: None,
+        }
     }
 
     fn resource_group(&mut self) -> usize {
@@ -665,17 +822,9 @@ impl<'a> Builder<'a> {
             None => {
                 let (workspace, workspace_id) = match &m.workspace_id {
                     Some(id) => (self.existing(Kind::Workspace, id, "Log Analytics workspace"), id.clone()),
-                    None => {
-                        let name = names::log_analytics_workspace(&self.apim.name);
-                        let id = format!("{}/providers/Microsoft.OperationalInsights/workspaces/{name}", self.rg_id);
-                        let body = json!({
-                            "location": location,
-                            "properties": {"sku": {"name": "PerGB2018"}, "retentionInDays": 30},
-                        });
-                        let label = format!("Log Analytics workspace {name}");
-                        (self.add(Kind::Workspace, &name, label, id.clone(), body, Some(rg), &[]), id)
-                    }
+                    None => self.own_workspace(rg),
                 };
+                self.workspace = Some((workspace, workspace_id.clone()));
                 let name = names::app_insights(&self.apim.name);
                 let id = format!("{}/providers/Microsoft.Insights/components/{name}", self.rg_id);
                 let body = json!({
@@ -711,6 +860,90 @@ impl<'a> Builder<'a> {
         let label = format!("diagnostic {API_DIAGNOSTIC_ID} of API {API_ID}");
         self.add(Kind::ApiDiagnostic, API_DIAGNOSTIC_ID, label, id, body, Some(api), &[logger]);
         target
+    }
+
+    /// The Log Analytics workspace `deploy` creates (for `[monitoring]`, or for the
+    /// Container Apps environment when `[monitoring]` names none): (index, id).
+    fn own_workspace(&mut self, rg: usize) -> (usize, String) {
+        let name = names::log_analytics_workspace(&self.apim.name);
+        let id = format!("{}/providers/Microsoft.OperationalInsights/workspaces/{name}", self.rg_id);
+        let body = json!({
+            "location": self.azure.location,
+            "properties": {"sku": {"name": "PerGB2018"}, "retentionInDays": 30},
+        });
+        let label = format!("Log Analytics workspace {name}");
+        (self.add(Kind::Workspace, &name, label, id.clone(), body, Some(rg), &[]), id)
+    }
+
+    /// `[balancer.azure]`: the environment (on `[monitoring]`'s workspace, or its own), the
+    /// cache and the app, which runs as the stack's identity (OpenAI User on the accounts).
+    fn container_apps(
+        &mut self,
+        config: &Config,
+        section: &BalancerAzureSection,
+        keys: &BackendKeys,
+        rg: usize,
+        identity: usize,
+    ) -> Result<ContainerAppTarget, AzureError> {
+        let location = self.azure.location.clone();
+        let (workspace, _) = match self.workspace.clone() {
+            Some(w) => w,
+            None => self.own_workspace(rg),
+        };
+        self.resources[workspace].keys_needed = true;
+
+        let env_name = names::container_apps_environment(&self.apim.name);
+        let env_id = format!("{}/providers/Microsoft.App/managedEnvironments/{env_name}", self.rg_id);
+        let body = container_apps::environment_body(&location, managed_by());
+        let label = format!("Container Apps environment {env_name}");
+        let env = self.add(Kind::ManagedEnvironment, &env_name, label, env_id.clone(), body, Some(rg), &[workspace]);
+        self.resources[env].needs_workspace_key = true;
+
+        let cache = names::redis_cache(&self.apim.name);
+        let cache_id = format!("{}/providers/Microsoft.Cache/redis/{cache}", self.rg_id);
+        let body = container_apps::redis_body(&location, managed_by(), section);
+        let label = format!("Azure Cache for Redis {cache}");
+        let redis = self.add(Kind::Redis, &cache, label, cache_id, body, Some(rg), &[]);
+        self.resources[redis].keys_needed = true;
+
+        let name = section.name.clone().unwrap_or_else(|| names::container_app(&self.apim.name));
+        if !crate::config::balancer_azure::is_container_app_name(&name) {
+            return Err(AzureError::config(
+                format!("the container app name `{name}` (from [apim] name) is not a valid Container App name"),
+                "set name = \"my-oai-lb\" under [balancer.azure] (2-32 lower-case letters, digits and '-')",
+            ));
+        }
+        let app_id = format!("{}/providers/Microsoft.App/containerApps/{name}", self.rg_id);
+        let backend_keys = config
+            .backends
+            .iter()
+            .filter(|b| b.auth == BackendAuth::ApiKey)
+            .filter_map(|b| Some((b.api_key_env.clone()?, b.name.clone(), keys.get(&b.name).map(str::to_string))))
+            .collect();
+        let body = container_apps::app_body(AppSpec {
+            config,
+            section,
+            location: &location,
+            tags: managed_by(),
+            environment_id: &env_id,
+            identity_id: &self.identity_id,
+            cache: &cache,
+            client_keys: keys.1.as_deref(),
+            backend_keys,
+        })?;
+        // It starts calling the accounts at once: their role assignments come first.
+        let mut deps = vec![env, redis, identity];
+        deps.extend((0..self.resources.len()).filter(|&i| self.resources[i].kind == Kind::RoleAssignment));
+        let label = format!("container app {name}");
+        let app = self.add(Kind::ContainerApp, &name, label, app_id.clone(), body, Some(rg), &deps);
+        self.resources[app].needs_identity = true;
+        self.resources[app].needs_redis_key = true;
+        Ok(ContainerAppTarget {
+            name,
+            id: app_id,
+            min_replicas: section.min_replicas,
+            max_replicas: section.max_replicas,
+        })
     }
 
     /// An existing resource the config names by id: read, never written.
@@ -759,6 +992,9 @@ impl<'a> Builder<'a> {
             secret: false,
             needs_connection_string: false,
             existing: false,
+            keys_needed: false,
+            needs_workspace_key: false,
+            needs_redis_key: false,
         });
         self.resources.len() - 1
     }

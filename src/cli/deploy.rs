@@ -42,6 +42,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             settings.path.display()
         )));
     }
+    crate::config::balancer_azure::check_deploy_env(&settings.path, &settings.config)?;
     let stack = settings.stack()?;
     let client = args.azure.connect()?;
     super::runtime()?.block_on(deploy(&client, &settings, stack, &args, printer))
@@ -76,7 +77,7 @@ async fn deploy(
         if printer.json() {
             let mut out = json!({
                 "plan": plan_json(&plan), "applied": false, "writes": 0, "gateway_url": gateway,
-                "endpoint": plan.outputs.gateway_url,
+                "endpoint": plan.outputs.gateway_url, "balancer_url": balancer_url(&plan.outputs),
             });
             if let Some(key) = key {
                 out["subscription_key"] = json!(key);
@@ -88,6 +89,9 @@ async fn deploy(
             printer.line("No changes: the deployment matches the config.")?;
             if let Some(url) = &gateway {
                 printer.line(format!("Gateway URL: {url}"))?;
+            }
+            if let Some(url) = balancer_url(&plan.outputs) {
+                printer.line(format!("Balancer URL (Container Apps): {url}"))?;
             }
         } else {
             printer.line(format!("What-if: {} resource(s) would change; nothing was written.", plan.writes()))?;
@@ -124,7 +128,7 @@ async fn deploy(
         // `gateway_url` is the API's own URL (endpoint + api_path).
         let mut out = json!({
             "plan": plan_summary, "applied": true, "writes": outcome.writes, "gateway_url": gateway,
-            "endpoint": outcome.outputs.gateway_url,
+            "endpoint": outcome.outputs.gateway_url, "balancer_url": balancer_url(&outcome.outputs),
         });
         if let Some(key) = key {
             out["subscription_key"] = json!(key);
@@ -134,6 +138,9 @@ async fn deploy(
         printer.line(format!("Deployed: {} resource(s) written.", outcome.writes))?;
         if let Some(url) = &gateway {
             printer.line(format!("Gateway URL: {url}"))?;
+        }
+        if let Some(url) = balancer_url(&outcome.outputs) {
+            printer.line(format!("Balancer URL (Container Apps): {url} (clients send a client key as api-key)"))?;
         }
         match key {
             Some(key) => printer.line(format!("Subscription key (header api-key): {key}"))?,
@@ -176,6 +183,11 @@ impl Progress {
         Error::interrupted(message)
             .fix("run `oai-lb deploy` again to resume: it reads what exists and writes only what is missing")
     }
+}
+
+/// The container app's public URL, when `[balancer.azure]` deployed one.
+fn balancer_url(outputs: &azure::Outputs) -> Option<String> {
+    outputs.app_fqdn.as_deref().map(|fqdn| format!("https://{fqdn}"))
 }
 
 fn action_name(action: &Action) -> &'static str {

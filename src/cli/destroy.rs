@@ -36,6 +36,9 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
     let runtime = super::runtime()?;
     let options = Options { keep_openai: args.keep_openai, purge: args.purge };
     let plan = runtime.block_on(destroy::plan(&client, &stack, options))?;
+    for why in &plan.kept {
+        printer.note(format!("Keeping {why}."));
+    }
     if let Some(why) = &plan.kept_group {
         printer.note(format!("Keeping the resource group: {why}."));
     }
@@ -74,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
 fn report(printer: &Printer, plan: &Deletions, what_if: bool, deleted: bool) -> Result<ExitCode, Error> {
     if printer.json() {
         printer.print_json(&serde_json::json!({
-            "what_if": what_if, "deleted": deleted, "deletions": plan.deletions, "kept_group": plan.kept_group,
+            "what_if": what_if, "deleted": deleted, "deletions": plan.deletions, "kept_group": plan.kept_group, "kept": plan.kept,
         }))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -23,8 +23,10 @@ const COGNITIVE_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource.
-    #[arg(long, value_name = "URL")]
+    /// Base URL of the endpoint: oai-lb, an APIM gateway, or one Azure OpenAI resource;
+    /// `aca`: the balancer `deploy` runs on Container Apps (`[balancer.azure]`), with the
+    /// first key of `client_keys_env`.
+    #[arg(long, value_name = "URL|aca")]
     target: String,
     /// The deployment (model) to call.
     #[arg(long, default_value = "gpt-4o")]
@@ -59,6 +61,9 @@ pub struct Args {
     /// Give up on one request after this long.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     timeout: Duration,
+    /// With `--target aca`: how to reach ARM to find the app.
+    #[command(flatten)]
+    arm: ArmArgs,
 }
 
 /// `--rps`: a modest fixed rate by default (10 rps: 600 requests a minute, the limit of a
@@ -80,7 +85,21 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
     }
 }
 
-pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
+/// The ARM connection of `--target aca` (`--credential` is the target's own).
+#[derive(Debug, clap::Args)]
+struct ArmArgs {
+    /// Where the ARM token comes from (with --target aca).
+    #[arg(long, value_enum, default_value_t = super::CredentialArg::Auto, env = "OAI_LB_CREDENTIAL")]
+    arm_credential: super::CredentialArg,
+    /// The ARM endpoint (with --target aca).
+    #[arg(long, env = "OAI_LB_ARM_ENDPOINT")]
+    arm_endpoint: Option<String>,
+}
+
+/// The word `--target` takes for the deployed Container Apps balancer.
+const ACA_TARGET: &str = "aca";
+
+pub fn run(global: &GlobalArgs, mut args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     let load = match (args.rps, args.concurrency) {
         (_, Some(0)) => return Err(Error::usage("--concurrency must be at least 1")),
         (Rate::Unlimited, c) => Load::Concurrency(c.unwrap_or(4)),
@@ -95,7 +114,14 @@ pub fn run(_global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCo
         return Err(Error::usage("--max-error-rate is a share between 0 and 1, e.g. 0.01"));
     }
     super::runtime()?.block_on(async {
-        let auth = resolve_auth(&args).await?;
+        let auth = if args.target == ACA_TARGET {
+            let (url, auth) = deployed_balancer(global, &args).await?;
+            printer.note(format!("Probing the Container Apps balancer at {url}"));
+            args.target = url;
+            auth
+        } else {
+            resolve_auth(&args).await?
+        };
         let opts = ProbeOptions {
             target: args.target.clone(),
             deployment: args.deployment.clone(),
@@ -138,6 +164,33 @@ pub(super) async fn print_summary(probe: &Probe, summary: &Summary, printer: &Pr
         return printer.print_json(&view::Report::new(summary, lb.as_deref()));
     }
     printer.line(view::render(&Snapshot::new(summary, lb.as_deref()), terminal_width()))
+}
+
+/// `--target aca`: the app's URL from ARM, and a client key from `client_keys_env` (or
+/// `--api-key-env`); the key is sent, never shown.
+async fn deployed_balancer(global: &GlobalArgs, args: &Args) -> Result<(String, Auth), Error> {
+    let settings = super::settings::Settings::load(global, crate::config::EnvUse::default())?;
+    let var = match (&args.api_key_env, &settings.config.balancer.client_keys_env) {
+        (Some(var), _) | (None, Some(var)) => var.clone(),
+        (None, None) => {
+            return Err(Error::usage(format!(
+                "{}: --target aca needs a client key, and the config has no balancer.client_keys_env",
+                settings.path.display()
+            ))
+            .fix("set client_keys_env under [balancer], or pass --api-key-env VAR"));
+        }
+    };
+    let keys = std::env::var(&var).unwrap_or_default();
+    let Some(key) = keys.split(',').map(str::trim).find(|k| !k.is_empty()) else {
+        return Err(Error::usage(format!("{var} is not set: --target aca sends one of its client keys"))
+            .fix(format!("export {var}=KEY1,KEY2 (the keys deploy stored)")));
+    };
+    let stack = settings.stack()?;
+    let client =
+        super::azure::AzureArgs { credential: args.arm.arm_credential, arm_endpoint: args.arm.arm_endpoint.clone() }
+            .connect()?;
+    let url = crate::azure::container_app_url(&client, &stack).await?;
+    Ok((url, Auth::ApiKey(key.to_string())))
 }
 
 async fn resolve_auth(args: &Args) -> Result<Auth, Error> {

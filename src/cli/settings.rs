@@ -67,15 +67,18 @@ impl Settings {
     }
 }
 
-/// The api-keys of the config's `api-key` backends whose variables are set. The stack
-/// neither compares nor writes an unset one; a command that would upload it refuses first
-/// ([`Settings::check_uploaded_keys`]).
+/// The api-keys of the config's `api-key` backends whose variables are set (and, with
+/// `[balancer.azure]`, the client keys). The stack neither compares nor writes an unset
+/// one; a command that would upload it refuses first ([`Settings::check_uploaded_keys`],
+/// and `check_deploy_env` for the client keys).
 fn backend_keys(config: &Config) -> BackendKeys {
-    BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
-        let var = b.api_key_env.as_deref()?;
-        let key = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let keys = BackendKeys::new(config.backends.iter().filter(|b| b.auth == BackendAuth::ApiKey).filter_map(|b| {
+        let key = set(b.api_key_env.as_deref()?)?;
         Some((b.name.clone(), key))
-    }))
+    }));
+    let client_keys = config.balancer.azure.as_ref().and(config.balancer.client_keys_env.as_deref()).and_then(set);
+    keys.with_client_keys(client_keys)
 }
 
 /// The ARM timing knobs, from `OAI_LB_ARM_POLL_MS`, `OAI_LB_ARM_RETRY_BASE_MS`,

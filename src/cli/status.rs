@@ -31,6 +31,23 @@ struct Status {
     /// Where `[monitoring]` sends logs and token metrics (absent without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     monitoring: Option<Monitoring>,
+    /// `[balancer.azure]`'s container app (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_app: Option<ContainerApp>,
+}
+
+#[derive(Debug, Serialize)]
+struct ContainerApp {
+    name: String,
+    url: Option<String>,
+    running_status: Option<String>,
+    revision: Option<String>,
+    replicas: Option<u64>,
+    min_replicas: u32,
+    max_replicas: u32,
+    deployed: String,
+    /// Drives traffic at it with a client key from `client_keys_env` (never printed).
+    probe_command: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +103,17 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
             metrics: m.metrics,
             tokens_query: m.tokens_query.to_string(),
         }),
+        container_app: found.container_app.map(|a| ContainerApp {
+            deployed: describe_or_unknown(a.action.as_ref()),
+            name: a.name,
+            url: a.url,
+            running_status: a.running_status,
+            revision: a.revision,
+            replicas: a.replicas,
+            min_replicas: a.min_replicas,
+            max_replicas: a.max_replicas,
+            probe_command: format!("oai-lb --config {} probe --target aca --watch", settings.path.display()),
+        }),
     };
     print(printer, &status)?;
     match (args.check, status.drift.len()) {
@@ -119,6 +147,22 @@ fn print(printer: &Printer, status: &Status) -> Result<(), Error> {
             "  Tokens per deployment per backend, last hour (Application Insights > Logs):\n    {}",
             m.tokens_query
         ))?;
+    }
+    if let Some(a) = &status.container_app {
+        let replicas = a.replicas.map_or_else(|| "?".to_string(), |n| n.to_string());
+        printer.line(format!(
+            "Container app {}: {} ({}, {replicas} replica(s) running, scales {}-{}; deployed: {})",
+            a.name,
+            a.url.as_deref().unwrap_or("(not deployed)"),
+            a.running_status.as_deref().unwrap_or("unknown"),
+            a.min_replicas,
+            a.max_replicas,
+            a.deployed,
+        ))?;
+        if let Some(revision) = &a.revision {
+            printer.line(format!("  Revision: {revision}"))?;
+        }
+        printer.line(format!("  Probe it: {}", a.probe_command))?;
     }
     if status.drift.is_empty() {
         printer.line("No drift: Azure matches the config.")?;

@@ -17,10 +17,12 @@
 //! its children back) or purged (DELETE of the deleted resource); a PUT replaces the whole
 //! resource (fields set out of band with [`FakeArm::edit`] or [`FakeArm::insert`] are
 //! lost) while a PATCH merges; and `GET {group}/resources` lists a group's top-level
-//! resources.
+//! resources. Container Apps environments and apps, Redis caches and workspace keys behave
+//! as [`container_apps`] describes (write-only secrets, a cache `Creating` for a while).
 #![allow(dead_code)]
 
 pub mod apim_xml;
+mod container_apps;
 mod schema;
 
 use std::collections::HashMap;
@@ -61,6 +63,9 @@ pub struct Options {
     pub forbid: Option<String>,
     /// Child writes answered 409 `ServiceLocked` while a new APIM service activates.
     pub apim_activating_writes: u32,
+    /// GETs a Redis cache answers `Creating` (or `Updating`) after its PUT before it is
+    /// provisioned (a real one takes 15-20 minutes).
+    pub redis_provisioning_reads: u32,
     pub seed: u64,
 }
 
@@ -75,6 +80,7 @@ impl Default for Options {
             fail_once: None,
             forbid: None,
             apim_activating_writes: 2,
+            redis_provisioning_reads: 3,
             seed: 7,
         }
     }
@@ -93,11 +99,15 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// PUT, PATCH, DELETE and POSTs other than the read-only `list*` actions.
+    /// PUT, PATCH, DELETE and POSTs other than the read-only actions (`list*`, and a
+    /// workspace's `sharedKeys`: `SharedKeys_GetSharedKeys`).
     pub fn is_write(&self) -> bool {
         match self.method.as_str() {
             "PUT" | "PATCH" | "DELETE" => true,
-            "POST" => !self.path.rsplit('/').next().unwrap_or("").starts_with("list"),
+            "POST" => {
+                let action = self.path.rsplit('/').next().unwrap_or("");
+                !(action.starts_with("list") || action == "sharedKeys")
+            }
             _ => false,
         }
     }
@@ -133,6 +143,8 @@ struct State {
     /// New APIM services still activating: child writes left to refuse.
     activating: HashMap<String, u32>,
     operations: HashMap<String, Operation>,
+    /// Redis caches still provisioning: GETs left before `Succeeded`.
+    provisioning: HashMap<String, u32>,
     principals: HashMap<String, u32>,
     failed_once: bool,
     requests: Vec<Recorded>,
@@ -159,6 +171,7 @@ impl FakeArm {
             deleted: HashMap::new(),
             activating: HashMap::new(),
             operations: HashMap::new(),
+            provisioning: HashMap::new(),
             principals: HashMap::new(),
             failed_once: false,
             requests: Vec::new(),
@@ -391,6 +404,17 @@ fn route(
     if method == "GET" && is_apim_collection(&key) {
         return list_children(st, base, path, &key, query);
     }
+    if method == "GET"
+        && let Some(left) = st.provisioning.get_mut(&key)
+    {
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            st.provisioning.remove(&key);
+            if let Some(s) = st.resources.get_mut(&key) {
+                s.state = "Succeeded".into();
+            }
+        }
+    }
     match method {
         "GET" => match st.resources.get(&key) {
             Some(stored) => {
@@ -458,6 +482,7 @@ fn route(
 fn present(stored: &Stored) -> Value {
     let mut body = stored.body.clone();
     let id = body["id"].as_str().unwrap_or("").to_ascii_lowercase();
+    container_apps::present(&id, &mut body);
     if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
         props.insert("provisioningState".into(), json!(stored.state));
         if id.contains("/namedvalues/") && props.get("secret") == Some(&json!(true)) {
@@ -649,6 +674,9 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
     if !body.get("properties").is_some_and(Value::is_object) {
         body["properties"] = json!({});
     }
+    if let Err(answer) = container_apps::on_put(st, &key, &mut body, existing.as_ref()) {
+        return answer;
+    }
     let keep = |p: &str| existing.as_ref().and_then(|e| e.body.pointer(p).cloned());
     let props = body["properties"].as_object_mut().expect("object");
     if lower.contains("/microsoft.managedidentity/userassignedidentities/") {
@@ -695,6 +723,16 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
         }
     }
     let status = if created { 201 } else { 200 };
+    if container_apps::is_redis(&key) {
+        // No operation to follow: the cache says `Creating` until it is provisioned.
+        let state = if created { "Creating" } else { "Updating" };
+        let reads = st.options.redis_provisioning_reads;
+        st.provisioning.insert(key.clone(), reads);
+        let stored = Stored { body, state: state.into() };
+        let shown = present(&stored);
+        st.resources.insert(key, stored);
+        return (status, shown, Vec::new());
+    }
     if long_running {
         let op_id = uuid::Uuid::new_v4().simple().to_string();
         let fail = match &st.options.fail_once {
@@ -704,7 +742,13 @@ fn put(st: &mut State, base: &str, api: &str, id: &str, mut body: Value, long_ru
             }
             _ => false,
         };
-        let in_progress = if created { "Creating" } else { "Updating" };
+        let in_progress = if lower.contains("/providers/microsoft.app/") {
+            "InProgress"
+        } else if created {
+            "Creating"
+        } else {
+            "Updating"
+        };
         // A new APIM service activates for a while after its creation reports success.
         let final_state = if created && is_apim_service(&key) { "Activating" } else { "Succeeded" };
         st.operations.insert(
@@ -752,6 +796,9 @@ fn poll_operation(st: &mut State, op_id: &str) -> Answer {
 
 fn post(st: &mut State, id: &str) -> Answer {
     let (target, action) = id.rsplit_once('/').unwrap_or((id, ""));
+    if let Some(answer) = container_apps::post(st, target, action) {
+        return answer;
+    }
     let Some(stored) = st.resources.get(&target.to_ascii_lowercase()) else {
         return error(404, "ResourceNotFound", &format!("The resource '{target}' was not found."));
     };
