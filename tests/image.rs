@@ -171,6 +171,16 @@ fn run_in_image(
     command.spawn().expect("unshare runs")
 }
 
+/// The process in the image, killed if the test ends before it exits.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ImageConfig {
@@ -270,8 +280,8 @@ async fn the_image_holds_a_static_binary_and_certificates_only_and_serves_as_non
     env.push(("OAI_LB_CLIENT_KEYS".into(), "client-secret".into()));
     env.push(("PTU_KEY".into(), "backend-secret".into()));
     let log = context.path().join("serve.log");
-    let mut serve = run_in_image(&root, config_dir.path(), &config.user, &config.entrypoint, &env, &log);
-    let pid = serve.id();
+    let mut serve = Running(run_in_image(&root, config_dir.path(), &config.user, &config.entrypoint, &env, &log));
+    let pid = serve.0.id();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
 
@@ -282,7 +292,7 @@ async fn the_image_holds_a_static_binary_and_certificates_only_and_serves_as_non
         {
             break;
         }
-        if let Ok(Some(status)) = serve.try_wait() {
+        if let Ok(Some(status)) = serve.0.try_wait() {
             panic!("oai-lb exited in the image ({status}): {}", std::fs::read_to_string(&log).unwrap_or_default());
         }
         assert!(Instant::now() < deadline, "oai-lb did not become ready in the image");
@@ -328,7 +338,7 @@ async fn the_image_holds_a_static_binary_and_certificates_only_and_serves_as_non
     let exited = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(status) = serve.try_wait().unwrap() {
+            if let Some(status) = serve.0.try_wait().unwrap() {
                 return status;
             }
             assert!(Instant::now() < deadline, "oai-lb did not exit after draining");

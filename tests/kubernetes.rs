@@ -31,7 +31,12 @@ fn yaml(path: &Path) -> Vec<Value> {
         .arg(path)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}: {} (PyYAML comes with kubernetes-validate: ./scripts/test installs it)",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
