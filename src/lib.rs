@@ -8,6 +8,7 @@ pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod credential;
+pub mod dns;
 pub mod lb;
 pub mod log_writer;
 pub mod names;

@@ -454,6 +454,7 @@ fn container_apps_match_the_cli() {
         &format!("path: '{}'", names::CONFIG_FILE_NAME),
         "external: true",
         "path: '/healthz'",
+        "path: '/readyz'",
     ] {
         assert!(source.contains(expected), "container-apps.bicep lacks `{expected}`");
     }

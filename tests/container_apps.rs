@@ -164,6 +164,12 @@ fn deploy_creates_environment_cache_and_app_then_a_second_run_writes_nothing() {
     assert_eq!(template["scale"]["minReplicas"], 2);
     assert_eq!(template["scale"]["maxReplicas"], 7);
     assert_eq!(template["scale"]["rules"][0]["http"]["metadata"]["concurrentRequests"], "30");
+    // Liveness on /healthz; traffic only once /readyz says the config and Redis are there.
+    let probes = &template["containers"][0]["probes"];
+    assert_eq!(probes[0]["type"], "Liveness");
+    assert_eq!(probes[0]["httpGet"]["path"], "/healthz");
+    assert_eq!(probes[1]["type"], "Readiness");
+    assert_eq!(probes[1]["httpGet"]["path"], "/readyz");
     let container = &template["containers"][0];
     assert_eq!(container["image"], "ghcr.io/contoso/oai-lb:1.0.0");
     let env_var = |name: &str| {

@@ -189,3 +189,62 @@ async fn a_huge_retry_after_is_capped_and_written_to_redis_without_error() {
     assert!(ttl > 0 && ttl <= 30_000, "written with an expiry within max_cooldown_secs: {ttl}");
     assert!(connected(&state(&a).await));
 }
+
+async fn readyz(lb: &Balancer) -> (u16, String) {
+    let r = support::client().get(lb.url("/readyz")).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn readyz_answers_probes_without_a_key_and_waits_for_redis_when_shared() {
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let keyed = format!("[balancer]\nclient_keys_env = \"KEYS\"\n{}", backends_toml(&[("paygo", &paygo.url(), 1)]));
+    let options = oai_lb::proxy::ServeOptions {
+        secrets: oai_lb::proxy::Secrets::from_fn(|name| (name == "KEYS").then(|| "k1".to_string())),
+        ..Default::default()
+    };
+    let alone = Balancer::start_with(&keyed, options).await;
+    assert_eq!(readyz(&alone).await, (200, "ready\n".into()), "no shared state: ready once listening, no key needed");
+    assert_eq!(post(&alone.url(CHAT)).await.status(), 401, "everything else still needs a key");
+
+    // Shared state whose Redis is not there yet: not ready; ready once it has been reached.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let toml = config(&format!("redis://127.0.0.1:{port}"), "r1", &[("paygo", &paygo.url(), 1)]);
+    let started = Instant::now();
+    let a = Balancer::start(&toml).await;
+    let (status, body) = readyz(&a).await;
+    assert_eq!((status, body.as_str()), (503, "not ready: connecting to the shared state (Redis)\n"));
+    assert_eq!(post(&a.url(CHAT)).await.status(), 200, "not ready is advice to the load balancer, not a refusal");
+    let _redis = Redis::start_on(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while readyz(&a).await.0 != 200 {
+        assert!(Instant::now() < deadline, "never ready after Redis came");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(readyz(&a).await.1, "ready\n");
+    assert!(started.elapsed() < Duration::from_secs(5), "ready on reaching Redis, not by waiting it out");
+    assert!(connected(&state(&a).await));
+}
+
+#[tokio::test]
+async fn readyz_declares_a_replica_degraded_and_ready_when_redis_never_answers() {
+    let paygo = Backend::always(|| Reply::ok("{}")).await;
+    let dead = support::dead_url().await.replace("http://", "redis://");
+    let a = Balancer::start(&config(&dead, "r2", &[("paygo", &paygo.url(), 1)])).await;
+    let started = Instant::now();
+    assert_eq!(readyz(&a).await.0, 503);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = loop {
+        let (status, body) = readyz(&a).await;
+        if status == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "a replica without Redis never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(4), "it waited for Redis first: {waited:?}");
+    assert_eq!(body, "ready (degraded: shared state unreachable, local cooldowns only)\n");
+    assert!(!connected(&state(&a).await), "/lb/backends still says the shared state is down");
+    assert_eq!(post(&a.url(CHAT)).await.status(), 200);
+}

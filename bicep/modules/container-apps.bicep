@@ -189,6 +189,14 @@ resource app 'Microsoft.App/containerApps@2025-07-01' = {
               }
               periodSeconds: 10
             }
+            {
+              type: 'Readiness'
+              httpGet: {
+                path: '/readyz'
+                port: targetPort
+              }
+              periodSeconds: 5
+            }
           ]
         }
       ]

@@ -191,7 +191,11 @@ pub(super) fn app_body(spec: AppSpec<'_>) -> Result<Value, AzureError> {
         "env": env,
         "resources": {"cpu": section.cpu, "memory": section.memory},
         "volumeMounts": [{"volumeName": "config", "mountPath": CONFIG_MOUNT_DIR}],
-        "probes": [{"type": "Liveness", "httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 10}],
+        // Ready only once the config is loaded and Redis was reached (or declared degraded).
+        "probes": [
+            {"type": "Liveness", "httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 10},
+            {"type": "Readiness", "httpGet": {"path": "/readyz", "port": port}, "periodSeconds": 5},
+        ],
     });
     Ok(json!({
         "location": spec.location,

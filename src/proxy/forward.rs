@@ -64,8 +64,13 @@ enum Gate {
 /// What the balancer answers itself (health, refusals, its state and metrics), and the
 /// checks every proxied request passes: Host, client key.
 fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> Gate {
-    if request.method() == Method::GET && request.uri().path() == "/healthz" {
-        return Gate::Answer(reply::ok("text/plain; charset=utf-8", "ok\n"));
+    if request.method() == Method::GET {
+        // Probes carry no client key.
+        match request.uri().path() {
+            "/healthz" => return Gate::Answer(reply::ok("text/plain; charset=utf-8", "ok\n")),
+            "/readyz" => return Gate::Answer(readyz(shared)),
+            _ => {}
+        }
     }
     let client_key = match active.client_keys.check(request.headers()) {
         Access::Denied => {
@@ -87,6 +92,20 @@ fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> 
         }
     }
     Gate::Forward { client_key }
+}
+
+/// Ready once the config is loaded (always, by the time the server listens) and, with
+/// shared state, once Redis has been reached or the replica has declared itself degraded.
+fn readyz(shared: &Shared) -> Response<ProxyBody> {
+    use super::shared_state::Readiness;
+    const TEXT: &str = "text/plain; charset=utf-8";
+    match shared.shared_state.as_ref().map(|s| s.readiness()) {
+        None | Some(Readiness::Ready) => reply::ok(TEXT, "ready\n"),
+        Some(Readiness::Degraded) => {
+            reply::ok(TEXT, "ready (degraded: shared state unreachable, local cooldowns only)\n")
+        }
+        Some(Readiness::Waiting) => reply::not_ready("not ready: connecting to the shared state (Redis)\n"),
+    }
 }
 
 /// True when the request is addressed to a loopback host (`Host`, or the HTTP/2

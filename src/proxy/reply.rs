@@ -66,6 +66,13 @@ pub fn ok(content_type: &'static str, body: impl Into<bytes::Bytes>) -> Response
     response
 }
 
+/// `/readyz` while the replica may not take traffic yet.
+pub fn not_ready(body: &'static str) -> Response<ProxyBody> {
+    let mut response = ok("text/plain; charset=utf-8", body);
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
+
 /// The buffered-body budget (`max_buffered_bytes`) is spent: try again shortly.
 pub fn busy() -> Response<ProxyBody> {
     let mut response = error(

@@ -7,6 +7,11 @@
 //! cooldowns in force and re-announces its own, so an outage loses nothing that is still
 //! running. While Redis is away each replica goes on with its local state; one warning
 //! line per outage, and `/lb/backends` and `/metrics` show the state as degraded.
+//!
+//! One RESP3 connection (Redis 6 or later) carries the commands and the subscription's
+//! pushes, and resolves the host with [`crate::dns`] (no C library NSS in the image).
+//! `/readyz` waits for the first connection, or [`READY_WAIT`] at most: past that the
+//! replica serves degraded rather than stay out of its load balancer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +33,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// How long a starting replica reports not ready while Redis cannot be reached; then it
+/// declares itself degraded and ready (local cooldowns only).
+pub const READY_WAIT: Duration = Duration::from_secs(5);
 /// A message whose cooldown ends further away than this is not a cooldown (a peer with a
 /// wrong clock, a bad write): ignored and counted. Closer ones are capped at
 /// `max_cooldown_secs` like every cooldown.
@@ -50,6 +58,9 @@ pub struct SharedStateError(String);
 pub struct SharedCooldowns {
     queue: mpsc::Sender<Announcement>,
     healthy: Arc<AtomicBool>,
+    /// Set once the first session has loaded the cooldowns in force.
+    reached: Arc<AtomicBool>,
+    started: Instant,
     rejected: Arc<AtomicU64>,
     url: String,
 }
@@ -66,6 +77,8 @@ impl SharedCooldowns {
         let mut info = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str()).map_err(|e| {
             SharedStateError(scrub(format!("`{}` is not a usable Redis URL: {e}", redacted(&settings.url))))
         })?;
+        let redis_settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+        info = info.set_redis_settings(redis_settings);
         let mut password = url_password.clone();
         if let Some(var) = &settings.password_env {
             let secret = secrets.get(var).ok_or_else(|| SharedStateError(format!("{var} is not set")))?;
@@ -77,6 +90,7 @@ impl SharedCooldowns {
             redis::Client::open(info).map_err(|e| SharedStateError(scrubbed(e.to_string(), password.as_deref())))?;
         let (queue, announcements) = mpsc::channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(false));
+        let reached = Arc::new(AtomicBool::new(false));
         let rejected = Arc::new(AtomicU64::new(0));
         let task = RedisLink {
             password,
@@ -86,10 +100,12 @@ impl SharedCooldowns {
             channel: format!("{}:cooldowns", settings.key_prefix),
             active,
             healthy: Arc::clone(&healthy),
+            reached: Arc::clone(&reached),
             url: redacted(&settings.url),
+            resolver: crate::dns::Resolver::default(),
         };
         tokio::spawn(task.run(announcements));
-        Ok(SharedCooldowns { queue, healthy, rejected, url: redacted(&settings.url) })
+        Ok(SharedCooldowns { queue, healthy, reached, started: Instant::now(), rejected, url: redacted(&settings.url) })
     }
 
     /// Hands a cooldown to the background writer; never waits.
@@ -100,6 +116,18 @@ impl SharedCooldowns {
 
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// What `/readyz` says: Redis reached once, or [`READY_WAIT`] passed without it
+    /// (degraded: serving with local cooldowns).
+    pub fn readiness(&self) -> Readiness {
+        if self.reached.load(Ordering::Relaxed) {
+            Readiness::Ready
+        } else if self.started.elapsed() >= READY_WAIT {
+            Readiness::Degraded
+        } else {
+            Readiness::Waiting
+        }
     }
 
     /// Messages and stored keys ignored as garbage or out of range.
@@ -113,6 +141,17 @@ impl SharedCooldowns {
     }
 }
 
+/// Whether a replica with shared state may take traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Redis has been reached (it may be away now: the replica goes on with local state).
+    Ready,
+    /// Redis was never reached within [`READY_WAIT`]: serving with local cooldowns.
+    Degraded,
+    /// Still trying to reach Redis for the first time.
+    Waiting,
+}
+
 /// The background side: connects, loads, writes, subscribes; reconnects with backoff.
 struct RedisLink {
     client: redis::Client,
@@ -123,7 +162,9 @@ struct RedisLink {
     channel: String,
     active: Arc<ArcSwap<ActiveConfig>>,
     healthy: Arc<AtomicBool>,
+    reached: Arc<AtomicBool>,
     url: String,
+    resolver: crate::dns::Resolver,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,9 +213,16 @@ impl RedisLink {
         backoff: &mut Duration,
         ever_connected: &mut bool,
     ) -> Result<(), LinkError> {
-        let mut connection = timed(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection()).await?;
-        let mut pubsub = timed(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await?;
-        timed(COMMAND_TIMEOUT, pubsub.subscribe(&self.channel)).await?;
+        // Pushes (subscribed messages, the disconnect notice) arrive here; Redis's RESP2
+        // subscriber would need a connection of its own, resolved by the C library.
+        let (push_sender, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_push_sender(push_sender)
+            .set_dns_resolver(self.resolver.clone());
+        let mut connection =
+            timed(CONNECT_TIMEOUT, self.client.get_multiplexed_async_connection_with_config(&config)).await?;
+        timed(COMMAND_TIMEOUT, connection.subscribe(&self.channel)).await?;
 
         // What was queued while away is covered by the re-sync below.
         while announcements.try_recv().is_ok() {}
@@ -184,6 +232,7 @@ impl RedisLink {
             self.write(&mut connection, announcement).await?;
         }
         self.healthy.store(true, Ordering::Relaxed);
+        self.reached.store(true, Ordering::Relaxed);
         *backoff = Duration::from_millis(100);
         if *ever_connected {
             tracing::info!(url = %self.url, loaded, announced = mine.len(), "shared state (Redis) recovered");
@@ -192,13 +241,20 @@ impl RedisLink {
         }
         *ever_connected = true;
 
-        let mut messages = pubsub.on_message();
         let mut ping = tokio::time::interval(PING_EVERY);
         loop {
             tokio::select! {
-                message = messages.next() => {
-                    let message = message.ok_or(LinkError::Closed)?;
-                    self.receive(message.get_payload::<String>().ok().as_deref());
+                push = pushes.recv() => {
+                    let push = push.ok_or(LinkError::Closed)?;
+                    match push.kind {
+                        redis::PushKind::Disconnection => return Err(LinkError::Closed),
+                        redis::PushKind::Message => {
+                            let payload = redis::Msg::from_push_info(push).and_then(|m| m.get_payload::<String>().ok());
+                            self.receive(payload.as_deref());
+                        }
+                        // Subscription confirmations and the like.
+                        _ => {}
+                    }
                 }
                 announcement = announcements.recv() => match announcement {
                     Some(announcement) => self.write(&mut connection, &announcement).await?,

@@ -9,8 +9,9 @@
 //! Compared with hyper-util's legacy client this saves, per request, the task it spawns to
 //! watch a connection become idle again, the checkout future and the URI rewriting.
 //!
-//! TCP and TLS come from the same connector as before (resolver, connect timeout,
-//! `TCP_NODELAY`, keep-alive probes, rustls with the system's roots and ALPN).
+//! TCP and TLS come from hyper-util's connector (connect timeout, `TCP_NODELAY`, keep-alive
+//! probes, rustls with the system's roots and ALPN) with names resolved by [`crate::dns`],
+//! never the C library (the image has no NSS).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -49,7 +50,7 @@ pub struct Pool {
 }
 
 struct Inner {
-    connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<HttpConnector<crate::dns::Resolver>>,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// One entry per backend address this worker has talked to (a handful; searched
@@ -80,7 +81,7 @@ impl Pool {
     /// A pool whose new connections time out after `connect_timeout`.
     pub fn new(connect_timeout: Duration) -> Pool {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let mut http = HttpConnector::new();
+        let mut http = HttpConnector::new_with_resolver(crate::dns::Resolver::default());
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));

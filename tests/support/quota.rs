@@ -225,7 +225,7 @@ pub async fn direct_p50(offered_rps: u64, n: usize) -> Duration {
 }
 
 /// What a fresh limiter of `shape` admits when sent every request at these instants.
-fn capacity(shape: Shape, rpm: u64, arrivals_ms: &[u64]) -> u64 {
+pub fn capacity(shape: Shape, rpm: u64, arrivals_ms: &[u64]) -> u64 {
     let mut limiter = Limiter::new(shape);
     let limits = Limits { rpm, tpm: 100_000_000 };
     arrivals_ms.iter().filter(|&&t| matches!(limiter.try_acquire(t, 1, limits), Decision::Allowed(_))).count() as u64
