@@ -231,7 +231,7 @@ impl Server {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
-        let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
+        let listener = listen_socket(listen).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let active = Arc::new(ArcSwap::from_pointee(active));
         let shared_state = match &config.balancer.shared_state {
@@ -328,6 +328,20 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// How many connections may wait to be accepted. tokio's default (1024) overflows when
+/// a thousand clients connect at once, and a dropped SYN costs the client a second; the
+/// kernel caps this at `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As std's and tokio's bind do on Unix: a restarted balancer can bind at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
 /// One worker's accept loop; returns once `stop` flips and its connections have drained.
