@@ -2,10 +2,13 @@
 //! connection, beside nginx as a reverse proxy when `nginx` is on PATH.
 //!
 //! * **SSE streams**: `BENCH_STREAMS` (1,000) clients at once each POST a streaming chat
-//!   completion; the backend (in this process) answers each with 50 SSE events over 5 s.
-//!   Every stream must arrive whole (all events, then `[DONE]`) and on time (within 1 s of
-//!   the backend's 5 s). Reports the proxy's peak RSS (`VmHWM`, summed over nginx's
-//!   processes).
+//!   completion; the backend (in this process) answers each with 50 SSE events, one every
+//!   100 ms of its own schedule (5 s; a late event does not push the later ones back).
+//!   Every stream must arrive whole (all events, then `[DONE]`) and on time: within 1 s of
+//!   the backend's 5 s, counted from the client's connect to the last byte. Reports the
+//!   proxy's peak RSS (`VmHWM`, summed over nginx's processes), and for the streams that
+//!   miss, why (no connection, no answer, cut short, late) and the slowest connect and
+//!   stream.
 //! * **Idle keep-alive connections**: `BENCH_IDLE` (10,000) client connections each make one
 //!   proxied request, then stay open and idle; reports the proxy's RSS then (and its peak).
 //!
@@ -19,8 +22,6 @@ mod common;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -31,10 +32,11 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const EVENTS: u32 = 50;
 const EVENT_EVERY: Duration = Duration::from_millis(100);
+/// The backend's 5 s and 1 s of slack.
 const ON_TIME: Duration = Duration::from_secs(6);
 const PATH: &str = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21";
 const STREAM_REQUEST: &str = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
@@ -116,45 +118,107 @@ fn measure(
     streams: usize,
     idle: usize,
 ) -> Row {
-    let sse_whole = rt.block_on(run_streams(addr, streams));
+    let overflows_before = listen_overflows();
+    let outcome = rt.block_on(run_streams(addr, streams));
+    let overflows = listen_overflows().saturating_sub(overflows_before);
+    let sse_whole = outcome.whole_on_time;
     let sse_peak_kib = pids.iter().map(|&p| status_kib(p, "VmHWM")).sum();
-    let connections = rt.block_on(open_idle(addr, idle));
+    println!(
+        "{name}: streams: {} whole and on time, {} late, {} cut short, {} unanswered, {} not connected; slowest connect {:.0} ms, stream p50 {:.2} s, slowest {:.2} s; listen queue overflows (machine-wide, a dropped SYN is resent after 1 s): {overflows}",
+        outcome.whole_on_time,
+        outcome.late,
+        outcome.cut,
+        outcome.unanswered,
+        outcome.unconnected,
+        outcome.slowest_connect.as_secs_f64() * 1e3,
+        outcome.p50.as_secs_f64(),
+        outcome.slowest.as_secs_f64()
+    );
     std::thread::sleep(Duration::from_millis(500));
-    let idle_kib = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
+    // What the streams left behind: idle upstream connections, allocator caches.
+    let after_streams_kib: u64 = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
+    let started = Instant::now();
+    let connections = rt.block_on(open_idle(addr, idle));
+    let opened_in = started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_kib: u64 = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
     let idle_peak_kib = pids.iter().map(|&p| status_kib(p, "VmHWM")).sum();
     println!(
-        "{name}: {sse_whole}/{streams} streams whole and on time, SSE peak {:.1} MiB; {} idle connections open, RSS {:.1} MiB",
+        "{name}: {sse_whole}/{streams} streams whole and on time, SSE peak {:.1} MiB, RSS after the streams {:.1} MiB; {} idle connections open (in {:.1} s), RSS {:.1} MiB ({:.2} KiB per connection over the RSS after the streams)",
         mib(sse_peak_kib),
+        mib(after_streams_kib),
         connections.len(),
-        mib(idle_kib)
+        opened_in.as_secs_f64(),
+        mib(idle_kib),
+        idle_kib.saturating_sub(after_streams_kib) as f64 / connections.len().max(1) as f64
     );
     drop(connections);
     Row { name, sse_peak_kib, sse_whole, idle_kib, idle_peak_kib }
 }
 
-/// `count` streaming requests at once; how many arrived whole and on time.
-async fn run_streams(addr: SocketAddr, count: usize) -> usize {
-    let whole = Arc::new(AtomicU64::new(0));
+/// What became of the streams.
+#[derive(Default)]
+struct Streams {
+    whole_on_time: usize,
+    late: usize,
+    cut: usize,
+    unanswered: usize,
+    unconnected: usize,
+    slowest_connect: Duration,
+    p50: Duration,
+    slowest: Duration,
+}
+
+enum Stream {
+    Whole { connect: Duration, total: Duration },
+    Cut,
+    Unanswered,
+    Unconnected,
+}
+
+/// `count` streaming requests at once; how many arrived whole and on time, and why the
+/// others did not.
+async fn run_streams(addr: SocketAddr, count: usize) -> Streams {
     let mut tasks = Vec::with_capacity(count);
     for _ in 0..count {
-        let whole = Arc::clone(&whole);
         tasks.push(tokio::spawn(async move {
             let started = Instant::now();
-            let Ok(mut sender) = connect(addr).await else { return };
+            let Ok(mut sender) = connect(addr).await else { return Stream::Unconnected };
+            let connect = started.elapsed();
             let request = post(addr, STREAM_REQUEST);
-            let Ok(response) = sender.send_request(request).await else { return };
-            let Ok(body) = response.into_body().collect().await else { return };
+            let Ok(response) = sender.send_request(request).await else { return Stream::Unanswered };
+            let Ok(body) = response.into_body().collect().await else { return Stream::Cut };
             let body = body.to_bytes();
             let events = body.windows(6).filter(|w| w == b"data: ").count();
-            if events == EVENTS as usize + 1 && body.ends_with(b"data: [DONE]\n\n") && started.elapsed() < ON_TIME {
-                whole.fetch_add(1, Ordering::Relaxed);
+            if events == EVENTS as usize + 1 && body.ends_with(b"data: [DONE]\n\n") {
+                Stream::Whole { connect, total: started.elapsed() }
+            } else {
+                Stream::Cut
             }
         }));
     }
+    let mut outcome = Streams::default();
+    let mut totals = Vec::with_capacity(count);
     for t in tasks {
-        let _ = t.await;
+        match t.await {
+            Ok(Stream::Whole { connect, total }) => {
+                outcome.slowest_connect = outcome.slowest_connect.max(connect);
+                totals.push(total);
+                if total < ON_TIME {
+                    outcome.whole_on_time += 1;
+                } else {
+                    outcome.late += 1;
+                }
+            }
+            Ok(Stream::Cut) | Err(_) => outcome.cut += 1,
+            Ok(Stream::Unanswered) => outcome.unanswered += 1,
+            Ok(Stream::Unconnected) => outcome.unconnected += 1,
+        }
     }
-    whole.load(Ordering::Relaxed) as usize
+    totals.sort_unstable();
+    outcome.p50 = totals.get(totals.len() / 2).copied().unwrap_or_default();
+    outcome.slowest = totals.last().copied().unwrap_or_default();
+    outcome
 }
 
 /// Opens `count` connections, each making one proxied request (100 at a time), and keeps
@@ -183,11 +247,19 @@ async fn open_idle(addr: SocketAddr, count: usize) -> Vec<hyper::client::conn::h
     open
 }
 
-async fn connect(addr: SocketAddr) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, hyper::Error> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connection (connects refused while the listen queue is full are retried for 1 s).
+async fn connect(addr: SocketAddr) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, BoxError> {
+    let mut attempts = 0;
     let stream = loop {
         match TcpStream::connect(addr).await {
             Ok(stream) => break stream,
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) if attempts == 100 => return Err(e.into()),
+            Err(_) => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
         }
     };
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -205,7 +277,10 @@ fn post(addr: SocketAddr, body: &'static str) -> Request<Full<Bytes>> {
 
 /// Answers streaming requests with `EVENTS` SSE events over 5 s, others with a completion.
 async fn start_backend() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A listen queue long enough for the proxies' burst of upstream connections.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
@@ -234,14 +309,16 @@ fn completion() -> Response<BoxBody> {
 }
 
 fn sse() -> Response<BoxBody> {
-    let events = stream::unfold(0u32, |n| async move {
+    // Event n is due n+1 periods after the answer starts, however late event n-1 was.
+    let start = tokio::time::Instant::now();
+    let events = stream::unfold(0u32, move |n| async move {
         if n > EVENTS {
             return None;
         }
         let event = if n == EVENTS {
             Bytes::from_static(b"data: [DONE]\n\n")
         } else {
-            tokio::time::sleep(EVENT_EVERY).await;
+            tokio::time::sleep_until(start + EVENT_EVERY * (n + 1)).await;
             Bytes::from(format!(
                 "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token {n}\"}}}}]}}\n\n"
             ))
@@ -261,7 +338,7 @@ fn start_oai_lb(dir: &std::path::Path, backend: SocketAddr) -> (Guard, SocketAdd
         format!("[balancer]\nlisten = \"{addr}\"\n[[backends]]\nname = \"sse\"\nurl = \"http://{backend}\"\n"),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+    let child = Command::new(common::oai_lb_bin())
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
@@ -291,7 +368,7 @@ fn start_nginx(
              events {{ worker_connections {files}; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
              upstream backend {{ server {backend}; keepalive 256; }}\n\
-             server {{\n    listen {addr};\n    location / {{\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
+             server {{\n    listen {addr} backlog=4096;\n    location / {{\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
             files = connections * 2 + 100,
             dir = dir.display(),
         ),
@@ -309,6 +386,19 @@ fn start_nginx(
     let guard = Guard(child);
     wait_for(addr);
     Some((guard, addr))
+}
+
+/// The kernel's count of connections dropped because a listen queue was full (TcpExt
+/// ListenOverflows), all sockets of the machine.
+fn listen_overflows() -> u64 {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else { return 0 };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find_map(|(name, value)| (name == "ListenOverflows").then(|| value.parse().ok())?)
+        .unwrap_or(0)
 }
 
 /// `pid` and its direct children (nginx's workers).

@@ -9,13 +9,18 @@
 //! * through `oai-lb serve` with cooldowns shared through Redis (when `redis-server` is on
 //!   PATH): the hot path never touches Redis, so this should equal plain `oai-lb`.
 //!
-//! Each path gets a latency phase (one connection, sequential requests: p50/p99 added per
-//! request) and a throughput phase (`BENCH_CONNECTIONS` connections: requests/s). The load
-//! generator is wrk (one thread) when it is on PATH, else a built-in hyper client. Prints a
-//! table and the ratios against direct and nginx.
+//! Each path gets a warm-up (0.5 s, 8 connections), a latency phase (one connection,
+//! sequential requests: p50/p99 added per request) and a throughput phase
+//! (`BENCH_CONNECTIONS` connections: requests/s). The paths take turns: `BENCH_ROUNDS`
+//! rounds, each starting one path later than the one before, and every figure is the median
+//! of its rounds, so no path owes its figure to its place in the order or to one lucky run
+//! on a busy machine (the rounds are printed too). The load generator is wrk (one thread)
+//! when it is on PATH, else a built-in hyper client. Prints a table and the ratios against
+//! direct and nginx.
 //!
 //! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=32,
-//! BENCH_LOAD=builtin to skip wrk).
+//! BENCH_ROUNDS=3, BENCH_LOAD=builtin to skip wrk). About (0.5 + 2 × BENCH_SECS) s per path
+//! and round: 3.5 min with the defaults and all six paths.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -51,6 +56,7 @@ struct Measured {
 fn main() {
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let connections: usize = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The built-in load generator and backend share one runtime with one worker each so the
     // proxies under test get the rest of the machine, the same for every path.
@@ -75,7 +81,7 @@ fn main() {
     // Default config and default logging: one access line per request, to a file as a
     // service manager would keep it.
     let oai_lb = Guard(
-        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+        Command::new(common::oai_lb_bin())
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::null())
@@ -97,7 +103,7 @@ fn main() {
     )
     .unwrap();
     let traced = Guard(
-        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+        Command::new(common::oai_lb_bin())
             .args(["serve", "--config"])
             .arg(&traced_config)
             .stdout(Stdio::null())
@@ -128,20 +134,33 @@ fn main() {
         if nginx_backend.is_some() { "nginx" } else { "built-in" },
         load.name()
     );
-    let mut results = Vec::new();
-    for (name, addr) in &targets {
-        // Warm up connections and caches.
-        load.run(&load_rt, *addr, 8, Duration::from_millis(500));
-        let latency = load.run(&load_rt, *addr, 1, Duration::from_secs(secs));
-        let throughput = load.run(&load_rt, *addr, connections, Duration::from_secs(secs));
-        results.push(Measured {
-            name,
-            rps: throughput.rps,
-            p50_us: latency.p50_us,
-            p99_us: latency.p99_us,
-            errors: latency.errors + throughput.errors,
-        });
+    // rounds[target] = that path's figures, one per round.
+    let mut rounds_of: Vec<Vec<Measured>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for turn in 0..targets.len() {
+            let i = (turn + round) % targets.len();
+            let (name, addr) = targets[i];
+            // Warm up connections and caches.
+            load.run(&load_rt, addr, 8, Duration::from_millis(500));
+            let latency = load.run(&load_rt, addr, 1, Duration::from_secs(secs));
+            let throughput = load.run(&load_rt, addr, connections, Duration::from_secs(secs));
+            rounds_of[i].push(Measured {
+                name,
+                rps: throughput.rps,
+                p50_us: latency.p50_us,
+                p99_us: latency.p99_us,
+                errors: latency.errors + throughput.errors,
+            });
+        }
     }
+    if rounds > 1 {
+        println!("\nrequests/s per round (each round starts one path later):");
+        for runs in &rounds_of {
+            let figures: Vec<String> = runs.iter().map(|m| format!("{:.0}", m.rps)).collect();
+            println!("{:<16} {}", runs[0].name, figures.join("  "));
+        }
+    }
+    let results: Vec<Measured> = rounds_of.iter().map(|runs| median(runs)).collect();
     let have_nginx = nginx_1.is_some();
     drop(oai_lb);
     drop(traced);
@@ -150,7 +169,10 @@ fn main() {
     drop(shared);
     drop(nginx_backend);
 
-    println!("\n{:<16} {:>12} {:>12} {:>12} {:>8}", "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors");
+    println!(
+        "\nmedian of {rounds} round(s):\n{:<16} {:>12} {:>12} {:>12} {:>8}",
+        "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors"
+    );
     for m in &results {
         println!("{:<16} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
     }
@@ -193,6 +215,22 @@ fn main() {
     }
     if !have_nginx {
         println!("nginx not found on PATH: install it (apt-get install nginx) to compare");
+    }
+}
+
+/// The median of each figure over the rounds (errors: their sum).
+fn median(runs: &[Measured]) -> Measured {
+    let mid = |f: fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Measured {
+        name: runs[0].name,
+        rps: mid(|m| m.rps),
+        p50_us: mid(|m| m.p50_us),
+        p99_us: mid(|m| m.p99_us),
+        errors: runs.iter().map(|m| m.errors).sum(),
     }
 }
 
@@ -432,7 +470,7 @@ fn start_shared_state_replica(dir: &std::path::Path, backend: SocketAddr) -> Opt
     )
     .ok()?;
     let lb = Guard(
-        Command::new(env!("CARGO_BIN_EXE_oai-lb"))
+        Command::new(common::oai_lb_bin())
             .args(["serve", "--config"])
             .arg(&config)
             .stdout(Stdio::null())

@@ -1,6 +1,7 @@
 //! Helpers the benchmarks share: free loopback ports, waiting for a listener, and child
 //! processes stopped when dropped.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -34,4 +35,10 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The `oai-lb` binary under test: this build's, or `OAI_LB_BIN` (to compare two builds
+/// with the same benchmark).
+pub fn oai_lb_bin() -> OsString {
+    std::env::var_os("OAI_LB_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_oai-lb").into())
 }

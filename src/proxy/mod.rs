@@ -8,6 +8,7 @@
 mod active;
 mod auth;
 mod body;
+mod client;
 mod conn;
 mod exchange;
 mod forward;
@@ -24,11 +25,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use arc_swap::ArcSwap;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -175,9 +176,16 @@ pub(crate) struct Shared {
     shared_state: Option<SharedCooldowns>,
     /// OTLP traces, when `[telemetry]` or `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector.
     tracing: Option<crate::telemetry::Tracing>,
+    /// Set when the server starts draining: HTTP/1 answers then close their connection.
+    draining: AtomicBool,
 }
 
 impl Shared {
+    /// Client connections open now (all workers).
+    fn open_connections(&self) -> usize {
+        self.limits.max_connections.min(Semaphore::MAX_PERMITS).saturating_sub(self.connections.available_permits())
+    }
+
     fn shared_state_view(&self) -> Option<SharedStateView> {
         self.shared_state.as_ref().map(|s| SharedStateView {
             url: s.url().to_string(),
@@ -197,6 +205,9 @@ impl Shared {
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     client: UpstreamClient,
+    /// How client connections are served (limits applied), per protocol.
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
 }
 
 /// A bound, not yet running balancer.
@@ -220,7 +231,7 @@ impl Server {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
-        let listener = TcpListener::bind(listen).await.map_err(bind_error)?.into_std().map_err(bind_error)?;
+        let listener = listen_socket(listen).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let active = Arc::new(ArcSwap::from_pointee(active));
         let shared_state = match &config.balancer.shared_state {
@@ -250,6 +261,7 @@ impl Server {
             started_with: RestartOnly::of(&config),
             shared_state,
             tracing,
+            draining: AtomicBool::new(false),
         });
         Ok(Server { listener, shared, options, local_addr })
     }
@@ -303,6 +315,7 @@ impl Server {
         drop(listener);
         shutdown.await;
         tracing::info!("draining in-flight requests");
+        shared.draining.store(true, Relaxed);
         let _ = stop_tx.send(true);
         for done in finished {
             let _ = done.await;
@@ -315,6 +328,20 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// How many connections may wait to be accepted. tokio's default (1024) overflows when
+/// a thousand clients connect at once, and a dropped SYN costs the client a second; the
+/// kernel caps this at `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As std's and tokio's bind do on Unix: a restarted balancer can bind at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
 /// One worker's accept loop; returns once `stop` flips and its connections have drained.
@@ -330,16 +357,18 @@ async fn serve_connections(
             return;
         }
     };
-    let worker = Arc::new(Worker { client: upstream::Pool::new(shared.connect_timeout), shared });
-    let limits = worker.shared.limits.clone();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
+    let limits = shared.limits.clone();
+    let mut http1 = http1::Builder::new();
+    http1.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.http2_max_concurrent_streams)
         .max_pending_accept_reset_streams(Some(limits.http2_max_concurrent_streams as usize));
-    let graceful = GracefulShutdown::new();
+    let worker = Arc::new(Worker { client: upstream::Pool::new(shared.connect_timeout), shared, http1, http2 });
+    // Every connection task holds a sender: all are gone when `open.recv()` returns None.
+    let (alive, mut open) = tokio::sync::mpsc::channel::<()>(1);
+    let connection_stop = stop.clone();
     loop {
         // A connection slot first: past max_connections, new connections wait in the
         // listen queue instead of taking memory here.
@@ -362,40 +391,19 @@ async fn serve_connections(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let activity = conn::Activity::new();
-                let service = {
-                    let (worker, activity) = (Arc::clone(&worker), Arc::clone(&activity));
-                    service_fn(move |request| {
-                        let in_flight = activity.request();
-                        let worker = Arc::clone(&worker);
-                        async move {
-                            let response = forward::handle(worker, request).await;
-                            drop(in_flight);
-                            response
-                        }
-                    })
-                };
-                let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
-                let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
-                let (first_request, idle) = (limits.header_timeout, limits.idle_timeout);
+                let (worker, stop, alive) = (Arc::clone(&worker), connection_stop.clone(), alive.clone());
                 tokio::spawn(async move {
-                    tokio::select! {
-                        result = connection => if let Err(e) = result {
-                            tracing::debug!(error = %e, "client connection ended with an error");
-                        },
-                        () = activity.expired(first_request, idle) => {
-                            tracing::debug!("closing a client connection: no request, or idle too long");
-                        }
-                    }
-                    drop(slot);
+                    client::serve(stream, worker, stop).await;
+                    drop((slot, alive));
                 });
             }
             _ = stop.wait_for(|&stop| stop) => break,
         }
     }
     drop(listener);
+    drop(alive);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = open.recv() => {}
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}"),
     }
 }
