@@ -407,7 +407,7 @@ async fn refusals_and_local_answers_have_a_request_span() {
     assert_eq!(send("good-key", "{}".into()).await.unwrap().status(), 429, "the only backend throttles");
     assert_eq!(send("good-key", "{}".into()).await.unwrap().status(), 429, "now it is cooling");
 
-    let spans = wait_for(&received, 6).await;
+    let spans = wait_for(&received, 5).await;
     let mut servers: Vec<&Span> = spans.iter().map(|(_, s)| s).filter(|s| s.kind == SpanKind::Server as i32).collect();
     servers.sort_by_key(|s| s.start_time_unix_nano);
     let seen: Vec<(i64, String)> = servers

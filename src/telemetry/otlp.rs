@@ -11,6 +11,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::span::{AttemptDetail, Detail, Record, RequestDetail};
 
+/// Room for one span's fields, reserved up front so that writes do not grow buffers.
+const SPAN_BYTES: usize = 512;
+
 /// Protobuf wire types.
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -29,6 +32,7 @@ const FLAG_SAMPLED: u32 = 0x01;
 const FLAG_HAS_IS_REMOTE: u32 = 0x100;
 const FLAG_IS_REMOTE: u32 = 0x200;
 
+#[inline]
 fn varint(mut value: u64, out: &mut Vec<u8>) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -37,14 +41,17 @@ fn varint(mut value: u64, out: &mut Vec<u8>) {
     out.push(value as u8);
 }
 
+#[inline]
 fn varint_len(value: u64) -> usize {
     ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
 }
 
+#[inline]
 fn key(field: u32, wire: u32, out: &mut Vec<u8>) {
     varint(u64::from(field << 3 | wire), out);
 }
 
+#[inline]
 fn bytes_field(field: u32, value: &[u8], out: &mut Vec<u8>) {
     key(field, LEN, out);
     varint(value.len() as u64, out);
@@ -61,6 +68,7 @@ enum Value<'a> {
 
 impl Value<'_> {
     /// The encoded `AnyValue` message's length.
+    #[inline]
     fn len(&self) -> usize {
         1 + match self {
             Value::Str(s) => varint_len(s.len() as u64) + s.len(),
@@ -70,6 +78,7 @@ impl Value<'_> {
         }
     }
 
+    #[inline]
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             Value::Str(s) => bytes_field(1, s.as_bytes(), out),
@@ -90,6 +99,7 @@ impl Value<'_> {
 }
 
 /// A `KeyValue` message as field `field` of its parent.
+#[inline]
 fn attribute(field: u32, name: &str, value: Value<'_>, out: &mut Vec<u8>) {
     let value_len = value.len();
     let len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(value_len as u64) + value_len;
@@ -102,6 +112,7 @@ fn attribute(field: u32, name: &str, value: Value<'_>, out: &mut Vec<u8>) {
 }
 
 /// `Span.attributes` is field 9.
+#[inline]
 fn span_attribute(name: &str, value: Value<'_>, out: &mut Vec<u8>) {
     attribute(9, name, value, out);
 }
@@ -136,13 +147,16 @@ impl Encoder {
     /// become wall-clock times against one reading of both clocks.
     pub fn request(&mut self, records: &[Record], out: &mut Vec<u8>) {
         let (now, wall) = (Instant::now(), SystemTime::now());
-        let unix_nanos = |at: Instant| {
-            let wall = wall.checked_sub(now.saturating_duration_since(at)).unwrap_or(wall);
-            wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        let wall = wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let unix_nanos = |at: Instant| match now.checked_duration_since(at) {
+            Some(ago) => wall.saturating_sub(ago.as_nanos() as u64),
+            None => wall + at.duration_since(now).as_nanos() as u64,
         };
         self.spans.clear();
+        self.spans.reserve(records.len() * SPAN_BYTES);
         for record in records {
             self.span.clear();
+            self.span.reserve(SPAN_BYTES);
             write_span(record, unix_nanos(record.start), unix_nanos(record.end), &mut self.span);
             bytes_field(2, &self.span, &mut self.spans);
         }
@@ -151,6 +165,7 @@ impl Encoder {
         let scope_spans_len = self.scope.len() + self.spans.len();
         let resource_spans_len = self.resource.len() + 1 + varint_len(scope_spans_len as u64) + scope_spans_len;
         out.clear();
+        out.reserve(self.resource.len() + self.scope.len() + self.spans.len() + 16);
         key(1, LEN, out);
         varint(resource_spans_len as u64, out);
         out.extend_from_slice(&self.resource);
