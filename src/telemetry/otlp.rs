@@ -43,7 +43,7 @@ fn varint(mut value: u64, out: &mut Vec<u8>) {
 
 #[inline]
 fn varint_len(value: u64) -> usize {
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
