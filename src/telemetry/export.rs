@@ -136,7 +136,7 @@ fn run(
         }
     };
     let mut batch: Vec<Record> = Vec::with_capacity(queue.capacity);
-    let mut body = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
     let mut warned = false;
     loop {
         std::thread::park_timeout(BATCH_DELAY);
@@ -145,7 +145,8 @@ fn run(
         queue.take(&mut batch);
         for chunk in batch.chunks(MAX_BATCH) {
             encoder.request(chunk, &mut body);
-            let request = Bytes::copy_from_slice(&body);
+            // Handed over, not copied: a batch is tens of kilobytes.
+            let request = Bytes::from(std::mem::take(&mut body));
             let sent = runtime.block_on(async {
                 tokio::time::timeout(EXPORT_TIMEOUT, transport.send(request))
                     .await

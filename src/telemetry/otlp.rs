@@ -102,6 +102,18 @@ impl Value<'_> {
 #[inline]
 fn attribute(field: u32, name: &str, value: Value<'_>, out: &mut Vec<u8>) {
     let value_len = value.len();
+    // Keys are shorter than 128 bytes and values' messages too (but for error texts): one-
+    // byte lengths, written together with the key.
+    if name.len() < 128 && value_len < 128 {
+        let len = 2 + name.len() + 2 + value_len;
+        if len < 128 {
+            out.extend_from_slice(&[(field << 3 | LEN) as u8, len as u8, 1 << 3 | LEN as u8, name.len() as u8]);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&[2 << 3 | LEN as u8, value_len as u8]);
+            value.write(out);
+            return;
+        }
+    }
     let len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(value_len as u64) + value_len;
     key(field, LEN, out);
     varint(len as u64, out);
