@@ -1528,7 +1528,7 @@ _oai__lb() {
             return 0
             ;;
         oai__subcmd__lb__subcmd__serve)
-            opts="-v -q -h --listen --allow-unauthenticated --workers --credential --log-format --config --output --verbose --quiet --help"
+            opts="-v -q -h --listen --allow-unauthenticated --workers --credential --log-format --otlp-endpoint --otlp-protocol --service-name --config --output --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1548,6 +1548,18 @@ _oai__lb() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --otlp-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-protocol)
+                    COMPREPLY=($(compgen -W "http/protobuf grpc" -- "${cur}"))
+                    return 0
+                    ;;
+                --service-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

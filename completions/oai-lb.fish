@@ -362,6 +362,10 @@ cli\t'`az login`'
 azd\t'`azd auth login`'"
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l log-format -d 'Log lines as text, or one JSON object per line (one per proxied request, for log pipelines)' -r -f -a "text\t'For people: one aligned line per event'
 json\t'For Loki, Elastic or Azure Monitor: one JSON object per line with stable field names (`timestamp`, `level`, `target`, `message`, then the event\'s fields; the balancer\'s per-request line has `target` = `oai_lb::access`). Never a key or a token'"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l otlp-endpoint -d 'Export traces to this OTLP collector (base URL; `/v1/traces` is added for HTTP). Wins over OTEL_EXPORTER_OTLP_ENDPOINT and [telemetry] otlp_endpoint' -r
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l otlp-protocol -d 'The OTLP transport; wins over OTEL_EXPORTER_OTLP_PROTOCOL and [telemetry] protocol' -r -f -a "http/protobuf\t''
+grpc\t''"
+complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l service-name -d 'The service name spans carry; wins over OTEL_SERVICE_NAME and [telemetry] service_name' -r
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l config -d 'The config file' -r -F
 complete -c oai-lb -n "__fish_oai_lb_using_subcommand serve" -l output -d 'Output format; json is stable, for scripts' -r -f -a "table\t''
 json\t''"

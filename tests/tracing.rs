@@ -1,7 +1,9 @@
-//! OTLP traces of `oai-lb serve`, received by a real OTLP/HTTP receiver started here (a
-//! small hyper server) and decoded with the OpenTelemetry protobuf definitions: one server
-//! span per request continued from the client's `traceparent`, one client span per attempt,
-//! the attempt's context passed to the backend, and an exporter that never blocks requests.
+//! OTLP traces of `oai-lb serve`, received by real OTLP receivers started here — OTLP/HTTP
+//! (a small hyper server) and OTLP/gRPC (tonic serving the collector's `TraceService`) —
+//! and decoded with the OpenTelemetry protobuf definitions: one server span per request
+//! continued from the client's `traceparent`, one client span per attempt, the attempt's
+//! context passed to the backend, cooldowns (failover and proactive) on the attempts, a span
+//! for every answer the balancer gives itself, and an exporter that never blocks requests.
 
 mod support;
 
@@ -13,6 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
@@ -44,23 +47,7 @@ async fn receiver(stall: bool) -> (SocketAddr, Received) {
                             std::future::pending::<()>().await;
                         }
                         let export = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                        for resource in export.resource_spans {
-                            let service = resource
-                                .resource
-                                .iter()
-                                .flat_map(|r| &r.attributes)
-                                .find(|a| a.key == "service.name")
-                                .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
-                                    AnyValue::StringValue(s) => Some(s.clone()),
-                                    _ => None,
-                                })
-                                .unwrap_or_default();
-                            for scope in resource.scope_spans {
-                                for span in scope.spans {
-                                    spans.lock().unwrap().push((service.clone(), span));
-                                }
-                            }
-                        }
+                        collect(&spans, export);
                         let reply = ExportTraceServiceResponse::default().encode_to_vec();
                         Ok::<_, std::convert::Infallible>(
                             http::Response::builder()
@@ -75,6 +62,51 @@ async fn receiver(stall: bool) -> (SocketAddr, Received) {
             });
         }
     });
+    (addr, received)
+}
+
+/// Keeps every span of an export with its resource's `service.name`.
+fn collect(received: &Received, export: ExportTraceServiceRequest) {
+    for resource in export.resource_spans {
+        let service = resource
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
+                AnyValue::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for scope in resource.scope_spans {
+            for span in scope.spans {
+                received.lock().unwrap().push((service.clone(), span));
+            }
+        }
+    }
+}
+
+/// A real OTLP/gRPC receiver: tonic serving the collector's `TraceService`.
+struct Collector(Received);
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        collect(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+async fn grpc_receiver() -> (SocketAddr, Received) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    let service = TraceServiceServer::new(Collector(Arc::clone(&received)));
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming));
     (addr, received)
 }
 
@@ -247,4 +279,165 @@ async fn without_telemetry_nothing_is_traced_and_traceparent_passes_through() {
     assert_eq!(backend.seen()[0].headers["traceparent"], traceparent);
     let metrics = client().get(lb.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("oai_lb_trace_spans_dropped_total 0\n"));
+}
+
+/// `oai-lb serve` as a user runs it, with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the spans and
+/// their parent/child links arrive at a gRPC collector, and the variables win over the
+/// file's `[telemetry]` (whose HTTP receiver gets nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_export_from_the_standard_variables_wins_over_the_file() {
+    let (grpc, received) = grpc_receiver().await;
+    let (http, from_file) = receiver(false).await;
+    let ptu = Backend::always(|| Reply::throttled("30")).await;
+    let paygo = Backend::always(|| Reply::ok(r#"{"choices":[]}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("oai-lb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[telemetry]\notlp_endpoint = \"http://{http}\"\nservice_name = \"from-file\"\n{}",
+            support::backends_toml(&[("ptu", &ptu.url(), 1), ("paygo", &paygo.url(), 2)])
+        ),
+    )
+    .unwrap();
+    let listen = support::dead_url().await.trim_start_matches("http://").to_string();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("oai-lb"))
+        .args(["serve", "--workers", "1", "--listen", &listen, "--config"])
+        .arg(&config)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{grpc}"))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_SERVICE_NAME", "from-env")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_SDK_DISABLED")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let base = format!("http://{listen}");
+    let mut up = false;
+    for _ in 0..100 {
+        if client().get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "oai-lb serve did not come up");
+    let client_trace = "0af7651916cd43dd8448eb211c80319c";
+    let resp = client()
+        .post(format!("{base}{}", support::CHAT))
+        .header("traceparent", format!("00-{client_trace}-b7ad6b7169203331-01"))
+        .body(support::CHAT_BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+
+    let spans = wait_for(&received, 3).await;
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    assert!(spans.iter().all(|(service, _)| service == "from-env"), "OTEL_SERVICE_NAME wins over the file");
+    let spans: Vec<Span> = spans.into_iter().map(|(_, s)| s).collect();
+    let request = spans.iter().find(|s| s.kind == SpanKind::Server as i32).expect("a server span");
+    assert_eq!(hex(&request.trace_id), client_trace);
+    assert_eq!(hex(&request.parent_span_id), "b7ad6b7169203331");
+    assert_eq!(attr_int(request, "http.response.status_code"), 200);
+    let mut attempts: Vec<&Span> = spans.iter().filter(|s| s.kind == SpanKind::Client as i32).collect();
+    attempts.sort_by_key(|s| attr_int(s, "oai_lb.attempt"));
+    assert_eq!(attempts.iter().map(|a| attr_str(a, "oai_lb.backend")).collect::<Vec<_>>(), ["ptu", "paygo"]);
+    for a in &attempts {
+        assert_eq!((&a.trace_id, &a.parent_span_id), (&request.trace_id, &request.span_id));
+    }
+    assert!(matches!(attr(attempts[0], "oai_lb.cooldown_secs"), Some(AnyValue::DoubleValue(s)) if *s == 30.0));
+    assert!(from_file.lock().unwrap().is_empty(), "the file's endpoint lost to the variables");
+}
+
+/// A success that says the quota is nearly out starts a proactive cooldown: its attempt
+/// span says how long, as a 429's attempt says its cooldown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proactive_cooldown_is_recorded_on_its_attempt() {
+    let (otlp, received) = receiver(false).await;
+    let backend = Backend::always(|| {
+        Reply::ok(r#"{"choices":[]}"#)
+            .with_header("x-ratelimit-remaining-requests", "0")
+            .with_header("x-ratelimit-reset-requests", "4")
+    })
+    .await;
+    let toml = format!(
+        "[telemetry]\notlp_endpoint = \"http://{otlp}\"\n[balancer.proactive]\nadaptive = false\n{}",
+        support::backends_toml(&[("east", &backend.url(), 1)])
+    );
+    let lb = Balancer::start(&toml).await;
+    let resp = support::post(&lb.url(support::CHAT)).await;
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+    let spans = wait_for(&received, 2).await;
+    let attempt = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Client as i32).expect("an attempt span");
+    assert_eq!(attr_int(attempt, "http.response.status_code"), 200);
+    assert!(
+        matches!(attr(attempt, "oai_lb.proactive_cooldown_secs"), Some(AnyValue::DoubleValue(s)) if *s == 4.0),
+        "{attempt:?}"
+    );
+    assert!(attr(attempt, "oai_lb.cooldown_secs").is_none(), "it did not fail over");
+    // The cooldown is real: the next request finds the only backend cooling.
+    assert_eq!(support::post(&lb.url(support::CHAT)).await.status(), 429);
+}
+
+/// Every answer the balancer gives itself has its request span, with the status and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_local_answers_have_a_request_span() {
+    let (otlp, received) = receiver(false).await;
+    let backend = Backend::always(|| Reply::throttled("30")).await;
+    let toml = format!(
+        "[telemetry]\notlp_endpoint = \"http://{otlp}\"\n[balancer]\nclient_keys_env = \"TRACING_TEST_CLIENT_KEYS\"\nmax_body_bytes = 64\n{}",
+        support::backends_toml(&[("east", &backend.url(), 1)])
+    );
+    let options = oai_lb::proxy::ServeOptions {
+        secrets: oai_lb::proxy::Secrets::from_fn(|name| {
+            (name == "TRACING_TEST_CLIENT_KEYS").then(|| "good-key".into())
+        }),
+        ..Default::default()
+    };
+    let lb = Balancer::start_with(&toml, options).await;
+    let send =
+        |key: &'static str, body: String| client().post(lb.url(support::CHAT)).header("api-key", key).body(body).send();
+    assert_eq!(send("wrong-key", "{}".into()).await.unwrap().status(), 401);
+    assert_eq!(send("good-key", "x".repeat(100)).await.unwrap().status(), 413);
+    assert_eq!(send("good-key", "{}".into()).await.unwrap().status(), 429, "the only backend throttles");
+    assert_eq!(send("good-key", "{}".into()).await.unwrap().status(), 429, "now it is cooling");
+
+    let spans = wait_for(&received, 5).await;
+    let mut servers: Vec<&Span> = spans.iter().map(|(_, s)| s).filter(|s| s.kind == SpanKind::Server as i32).collect();
+    servers.sort_by_key(|s| s.start_time_unix_nano);
+    let seen: Vec<(i64, String)> = servers
+        .iter()
+        .map(|s| (attr_int(s, "http.response.status_code"), attr_str(s, "oai_lb.answered_by_balancer")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (401, "client_key".into()),
+            (413, "body_too_large".into()),
+            (429, "all_cooling".into()),
+            (429, "all_cooling".into())
+        ],
+        "{servers:#?}"
+    );
+    assert!(servers.iter().all(|s| attr_str(s, "oai_lb.deployment") == "gpt-4o"));
+    // The first 429 tried the backend: its attempt is a child, with the cooldown it started.
+    let attempt = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Client as i32).expect("the attempt");
+    assert_eq!(attempt.parent_span_id, servers[2].span_id);
+    assert_eq!(attr_int(servers[2], "oai_lb.attempts"), 1);
+    assert_eq!(attr_int(servers[3], "oai_lb.attempts"), 0);
+}
+
+/// Stops the `oai-lb serve` a test started, however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

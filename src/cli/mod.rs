@@ -27,6 +27,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use crate::credential::CredentialKind;
 
 pub use output::{Error, LogFormat, Printer};
+pub use settings::{TelemetryFlags, resolve_telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "oai-lb", version, about = "Smart load balancer for Azure OpenAI: APIM policy and local proxy", long_about = None)]

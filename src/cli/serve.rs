@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use super::settings::Settings;
+use super::settings::{Settings, TelemetryFlags};
 use super::{CredentialArg, Error, GlobalArgs, LogFormat, Printer};
 use crate::config::EnvUse;
 use crate::proxy::{ProxyError, ServeOptions, Server};
@@ -27,13 +27,47 @@ pub struct Args {
     /// pipelines).
     #[arg(long, value_enum, default_value_t, env = "OAI_LB_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Export traces to this OTLP collector (base URL; `/v1/traces` is added for HTTP).
+    /// Wins over OTEL_EXPORTER_OTLP_ENDPOINT and [telemetry] otlp_endpoint.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// The OTLP transport; wins over OTEL_EXPORTER_OTLP_PROTOCOL and [telemetry] protocol.
+    #[arg(long, value_enum)]
+    pub otlp_protocol: Option<OtlpProtocolArg>,
+    /// The service name spans carry; wins over OTEL_SERVICE_NAME and [telemetry] service_name.
+    #[arg(long, value_name = "NAME")]
+    pub service_name: Option<String>,
+}
+
+/// `--otlp-protocol`, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OtlpProtocolArg {
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    #[value(name = "grpc")]
+    Grpc,
+}
+
+impl From<OtlpProtocolArg> for crate::config::OtlpProtocol {
+    fn from(arg: OtlpProtocolArg) -> Self {
+        match arg {
+            OtlpProtocolArg::HttpProtobuf => crate::config::OtlpProtocol::HttpProtobuf,
+            OtlpProtocolArg::Grpc => crate::config::OtlpProtocol::Grpc,
+        }
+    }
 }
 
 pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCode, Error> {
     // The balancer reads every secret the config names: the backend keys, the client keys
     // and the Redis password.
     let uses = EnvUse { backend_keys: true, balancer_secrets: true };
-    let Settings { config, .. } = Settings::load(global, uses)?.with_listen(args.listen);
+    let settings = Settings::load(global, uses)?.with_listen(args.listen);
+    let telemetry = settings.telemetry(&TelemetryFlags {
+        otlp_endpoint: args.otlp_endpoint,
+        otlp_protocol: args.otlp_protocol.map(Into::into),
+        service_name: args.service_name,
+    })?;
+    let Settings { config, .. } = settings;
     let options = ServeOptions {
         listen: Some(config.listen_addr()),
         allow_unauthenticated: args.allow_unauthenticated,
@@ -41,6 +75,7 @@ pub fn run(global: &GlobalArgs, args: Args, printer: &Printer) -> Result<ExitCod
         workers: args.workers.map(usize::from),
         credential: args.credential.into(),
         secrets: crate::proxy::Secrets::from_env(),
+        telemetry,
         ..ServeOptions::default()
     };
     super::runtime()?.block_on(async {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use super::{Error, GlobalArgs};
 use crate::azure::{BackendKeys, Stack, Tuning};
-use crate::config::{BackendAuth, Config, EnvUse};
+use crate::config::{BackendAuth, Config, EnvUse, OtlpProtocol, TelemetrySection};
+use crate::telemetry::TelemetrySettings;
 
 /// The config of one command, loaded and checked for what the command uses.
 #[derive(Debug, Clone)]
@@ -31,6 +32,12 @@ impl Settings {
             self.config.balancer.listen = addr.to_string();
         }
         self
+    }
+
+    /// Where `serve` sends traces: `flags`, then the `OTEL_*` variables, then `[telemetry]`
+    /// (see [`resolve_telemetry`]); the one place those variables are read.
+    pub fn telemetry(&self, flags: &TelemetryFlags) -> Result<Option<TelemetrySettings>, Error> {
+        resolve_telemetry(self.config.telemetry.as_ref(), flags, |name| std::env::var(name).ok())
     }
 
     /// True when the config has `[azure]` and `[apim]`, so APIM can be asked.
@@ -90,5 +97,147 @@ pub fn arm_tuning() -> Tuning {
         retry_base_ms: ms("OAI_LB_ARM_RETRY_BASE_MS"),
         retry_max_ms: ms("OAI_LB_ARM_RETRY_MAX_MS"),
         principal_wait_ms: ms("OAI_LB_ARM_PRINCIPAL_WAIT_MS"),
+    }
+}
+
+/// `serve`'s trace flags; each one wins over its `OTEL_*` variable and `[telemetry]` key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetryFlags {
+    /// The collector's base URL (`/v1/traces` is added for HTTP).
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: Option<OtlpProtocol>,
+    pub service_name: Option<String>,
+}
+
+/// Where traces go, resolved once: flags, then the standard variables
+/// (`OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` — a full URL —,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL`,
+/// `OTEL_SERVICE_NAME`), then `[telemetry]`. `None` when no endpoint is named anywhere, or
+/// `OTEL_SDK_DISABLED=true` and no flag names one.
+pub fn resolve_telemetry(
+    section: Option<&TelemetrySection>,
+    flags: &TelemetryFlags,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<TelemetrySettings>, Error> {
+    let env = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let disabled = env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if disabled && flags.otlp_endpoint.is_none() {
+        return Ok(None);
+    }
+    let protocol = match flags.otlp_protocol {
+        Some(p) => p,
+        None => match ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+            .into_iter()
+            .find_map(|name| Some((name, env(name)?)))
+        {
+            Some((_, p)) if p == "grpc" => OtlpProtocol::Grpc,
+            Some((_, p)) if p == "http/protobuf" => OtlpProtocol::HttpProtobuf,
+            Some((name, p)) => {
+                return Err(Error::usage(format!(
+                    "{name}={p}: oai-lb exports traces as http/protobuf or grpc (fix: set it to one of them, or unset it)"
+                )));
+            }
+            None => section.and_then(|s| s.protocol).unwrap_or_default(),
+        },
+    };
+    let with_path = |base: String| match protocol {
+        OtlpProtocol::Grpc => base,
+        OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+    };
+    let endpoint = match (&flags.otlp_endpoint, env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+        (Some(flag), _) => with_path(flag.clone()),
+        (None, Some(full)) => full,
+        (None, None) => match env("OTEL_EXPORTER_OTLP_ENDPOINT").or_else(|| section?.otlp_endpoint.clone()) {
+            Some(base) => with_path(base),
+            None => return Ok(None),
+        },
+    };
+    let service_name = flags
+        .service_name
+        .clone()
+        .or_else(|| env("OTEL_SERVICE_NAME"))
+        .or_else(|| section.and_then(|s| s.service_name.clone()))
+        .unwrap_or_else(|| "oai-lb".to_string());
+    let queue_spans = section.map_or(TelemetrySection::DEFAULT_QUEUE_SPANS, |s| s.queue_spans).max(1);
+    Ok(Some(TelemetrySettings { endpoint, protocol, service_name, queue_spans }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    fn resolved(
+        section: Option<&TelemetrySection>,
+        flags: &TelemetryFlags,
+        vars: &[(&str, &str)],
+    ) -> Option<(String, OtlpProtocol, String)> {
+        resolve_telemetry(section, flags, env(vars)).unwrap().map(|s| (s.endpoint, s.protocol, s.service_name))
+    }
+
+    fn of(endpoint: &str, protocol: OtlpProtocol, service: &str) -> Option<(String, OtlpProtocol, String)> {
+        Some((endpoint.to_string(), protocol, service.to_string()))
+    }
+
+    #[test]
+    fn telemetry_is_off_without_an_endpoint_or_when_disabled() {
+        let none = TelemetryFlags::default();
+        assert_eq!(resolved(None, &none, &[]), None);
+        let section = TelemetrySection { otlp_endpoint: Some("http://c:4318".into()), ..TelemetrySection::default() };
+        assert_eq!(resolved(Some(&section), &none, &[("OTEL_SDK_DISABLED", "true")]), None);
+        // A flag is an explicit request: it wins over the variable that disables.
+        let flag = TelemetryFlags { otlp_endpoint: Some("http://flag:4318".into()), ..TelemetryFlags::default() };
+        assert!(resolved(Some(&section), &flag, &[("OTEL_SDK_DISABLED", "true")]).is_some());
+    }
+
+    #[test]
+    fn telemetry_flags_then_variables_then_the_file() {
+        let section = TelemetrySection {
+            otlp_endpoint: Some("http://file:4318/".into()),
+            protocol: Some(OtlpProtocol::HttpProtobuf),
+            service_name: Some("from-file".into()),
+            ..TelemetrySection::default()
+        };
+        let none = TelemetryFlags::default();
+        use OtlpProtocol::{Grpc, HttpProtobuf};
+        assert_eq!(resolved(Some(&section), &none, &[]), of("http://file:4318/v1/traces", HttpProtobuf, "from-file"));
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "from-env"),
+        ];
+        assert_eq!(resolved(Some(&section), &none, &vars), of("http://env:4317", Grpc, "from-env"));
+        let flags = TelemetryFlags {
+            otlp_endpoint: Some("http://flag:4318".into()),
+            otlp_protocol: Some(HttpProtobuf),
+            service_name: Some("from-flag".into()),
+        };
+        assert_eq!(
+            resolved(Some(&section), &flags, &vars),
+            of("http://flag:4318/v1/traces", HttpProtobuf, "from-flag")
+        );
+        // Each key on its own: a flag for the name only leaves the rest to the variables.
+        let name_only = TelemetryFlags { service_name: Some("from-flag".into()), ..TelemetryFlags::default() };
+        assert_eq!(resolved(Some(&section), &name_only, &vars), of("http://env:4317", Grpc, "from-flag"));
+        // The per-signal variables: a full URL, and a protocol over the general one.
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/custom"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ];
+        assert_eq!(resolved(None, &none, &vars), of("http://c:4318/custom", HttpProtobuf, "oai-lb"));
+    }
+
+    #[test]
+    fn an_unknown_otlp_protocol_is_refused_with_the_fix() {
+        let e =
+            resolve_telemetry(None, &TelemetryFlags::default(), env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("OTEL_EXPORTER_OTLP_PROTOCOL=http/json") && e.contains("fix:"), "{e}");
     }
 }

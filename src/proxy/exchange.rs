@@ -5,6 +5,10 @@
 //! [`Metered`] wraps the backend's body: every frame passes through at once (the usage
 //! [`Scanner`] reads it in place), and when the body ends — or the client goes away — the
 //! [`Exchange`] is dropped and records what happened, exactly once.
+//!
+//! An answer the balancer writes itself (a refusal, every backend cooling, the deadline) is
+//! recorded at once by [`answered_locally`]: the same access-log fields and a request span
+//! with its status, so every request leaves a line and a span.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use super::upstream::ResponseBody;
 use bytes::Bytes;
-use http::{HeaderValue, Response, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Response, Uri, header};
 use http_body::{Body, Frame, SizeHint};
 
 use super::body::ProxyBody;
 use super::metrics::BackendStats;
 use super::usage::{Scanner, SseFilter, Usage};
-use crate::telemetry::RequestSpan;
+use crate::telemetry::{RequestSpan, Tracing};
 
 /// One request's record, finished when its response body ends.
 pub struct Exchange {
@@ -102,7 +106,7 @@ impl Exchange {
             bytes = self.bytes,
             prompt_tokens = usage.map(|u| u.prompt),
             completion_tokens = usage.map(|u| u.completion),
-            trace_id = self.span.as_ref().map(RequestSpan::trace_id).as_deref(),
+            trace_id = self.span.as_ref().map(RequestSpan::trace_id).as_ref().map(|t| t.as_str()),
             "proxied"
         );
         if let Some(span) = self.span.take() {
@@ -198,6 +202,52 @@ impl Body for Metered {
 
     fn size_hint(&self) -> SizeHint {
         if self.exchange.filter.is_some() { SizeHint::default() } else { self.body.size_hint() }
+    }
+}
+
+/// The request a local answer is for.
+pub struct Head<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    /// Empty when it was not read yet (a refusal before the body).
+    pub deployment: &'a Arc<str>,
+    pub started: Instant,
+    pub attempts: u32,
+}
+
+/// Records an answer the balancer wrote itself: the access log line (the fields of a
+/// proxied line, no backend, and `reason`) and the request span (started here when the
+/// refusal came before it), ended with the status.
+pub fn answered_locally(
+    tracing: Option<&Tracing>,
+    span: Option<RequestSpan>,
+    head: Head<'_>,
+    response: &Response<ProxyBody>,
+    reason: &'static str,
+) {
+    let span =
+        span.or_else(|| tracing.map(|t| t.request(head.method, head.uri, head.headers, head.deployment, head.started)));
+    let status = response.status().as_u16();
+    let bytes = response.body().size_hint().exact().unwrap_or(0);
+    let duration = millis(head.started.elapsed());
+    tracing::info!(
+        target: "oai_lb::access",
+        method = head.method.as_str(),
+        path = head.uri.path(),
+        deployment = &**head.deployment,
+        backend = "",
+        status,
+        attempts = head.attempts,
+        latency_ms = duration,
+        duration_ms = duration,
+        bytes,
+        trace_id = span.as_ref().map(RequestSpan::trace_id).as_ref().map(|t| t.as_str()),
+        reason,
+        "answered by the balancer"
+    );
+    if let Some(span) = span {
+        span.answered_locally(status, reason, bytes);
     }
 }
 

@@ -25,7 +25,7 @@ use super::upstream::ResponseBody;
 use super::{Shared, UpstreamClient, Worker, usage};
 use crate::config::AllThrottled;
 use crate::lb::{self, Choice, Tried, cooldown, deployment};
-use crate::telemetry::{AttemptSpan, RequestSpan, TRACEPARENT};
+use crate::telemetry::{RequestSpan, TRACEPARENT};
 
 pub const X_OAI_LB_BACKEND: HeaderName = HeaderName::from_static("x-oai-lb-backend");
 pub const X_OAI_LB_ATTEMPTS: HeaderName = HeaderName::from_static("x-oai-lb-attempts");
@@ -44,19 +44,35 @@ fn fails_over(status: StatusCode, our_credential: bool) -> bool {
 /// Entry point for every request the server accepts.
 pub async fn handle(worker: Arc<Worker>, request: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let shared = &*worker.shared;
+    let started = Instant::now();
     let active = shared.active.load_full();
     let client_key = match gate(shared, &active, &request) {
         Gate::Answer(response) => return Ok(response),
+        Gate::Refuse(response, reason) => {
+            let deployment: Arc<str> = deployment::of_request(request.uri().path(), &[]).into();
+            let head = exchange::Head {
+                method: request.method(),
+                uri: request.uri(),
+                headers: request.headers(),
+                deployment: &deployment,
+                started,
+                attempts: 0,
+            };
+            exchange::answered_locally(shared.tracing.as_ref(), None, head, &response, reason);
+            return Ok(response);
+        }
         Gate::Forward { client_key } => client_key,
     };
     shared.totals.requests.fetch_add(1, Relaxed);
-    Ok(forward(shared, &worker.client, &active, request, client_key).await)
+    Ok(forward(shared, &worker.client, &active, request, client_key, started).await)
 }
 
 /// What [`gate`] decides.
 enum Gate {
     /// The balancer answers itself.
     Answer(Response<ProxyBody>),
+    /// The balancer refuses the request (recorded like every proxied request), and why.
+    Refuse(Response<ProxyBody>, &'static str),
     /// Forward; `client_key` names the header that carried the client's key, if any.
     Forward { client_key: Option<HeaderName> },
 }
@@ -75,11 +91,11 @@ fn gate(shared: &Shared, active: &ActiveConfig, request: &Request<Incoming>) -> 
     let client_key = match active.client_keys.check(request.headers()) {
         Access::Denied => {
             shared.totals.rejected_unauthorized.fetch_add(1, Relaxed);
-            return Gate::Answer(reply::unauthorized());
+            return Gate::Refuse(reply::unauthorized(), "client_key");
         }
         Access::Open if !shared.allow_any_host && !loopback_host(request) => {
             shared.totals.rejected_host.fetch_add(1, Relaxed);
-            return Gate::Answer(reply::foreign_host());
+            return Gate::Refuse(reply::foreign_host(), "host");
         }
         Access::Open => None,
         Access::Granted(carrier) => Some(carrier),
@@ -142,6 +158,20 @@ struct Buffered {
     injected: usage::Injected,
 }
 
+impl Buffered {
+    /// What the record of a local answer after `attempts` attempts needs.
+    fn head(&self, attempts: u32) -> exchange::Head<'_> {
+        exchange::Head {
+            method: &self.parts.method,
+            uri: &self.parts.uri,
+            headers: &self.parts.headers,
+            deployment: &self.deployment,
+            started: self.started,
+            attempts,
+        }
+    }
+}
+
 /// Reads the body, then routes the request within the request deadline.
 async fn forward(
     shared: &Shared,
@@ -149,35 +179,42 @@ async fn forward(
     active: &ActiveConfig,
     request: Request<Incoming>,
     client_key: Option<HeaderName>,
+    started: Instant,
 ) -> Response<ProxyBody> {
-    let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     // The permit returns the body's bytes to the shared budget when the request is done.
     let (mut body, _budget) = match read_body(shared, active, &parts.headers, body).await {
         Ok(read) => read,
-        Err(refusal) => return refusal,
+        Err((refusal, reason)) => {
+            let deployment: Arc<str> = deployment::of_request(parts.uri.path(), &[]).into();
+            let head = exchange::Head {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                deployment: &deployment,
+                started,
+                attempts: 0,
+            };
+            exchange::answered_locally(shared.tracing.as_ref(), None, head, &refusal, reason);
+            return refusal;
+        }
     };
     prepare_headers(&mut parts.headers, client_key);
     let injected = usage::inject(active.settings.stream_usage, parts.uri.path(), &mut parts.headers, &mut body);
     let deployment: Arc<str> = deployment::of_request(parts.uri.path(), &body).into();
     // Tracing (when on): the request's span, continued from the client's traceparent.
     let mut span =
-        shared.tracing.as_ref().map(|t| t.request(&parts.method, parts.uri.path(), &parts.headers, &deployment));
+        shared.tracing.as_ref().map(|t| t.request(&parts.method, &parts.uri, &parts.headers, &deployment, started));
     let request = Buffered { parts, body, deployment, started, injected };
     let deadline = active.settings.request_timeout;
     match tokio::time::timeout(deadline, route(shared, client, active, &request, &mut span)).await {
         Ok(response) => response,
         Err(_) => {
             shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
-            if let Some(span) = span.take() {
-                span.answered_locally(504);
-            }
-            tracing::warn!(
-                path = request.parts.uri.path(),
-                deployment = &*request.deployment,
-                "request deadline passed"
-            );
-            reply::deadline(deadline.as_secs_f64())
+            let response = reply::deadline(deadline.as_secs_f64());
+            let head = request.head(0);
+            exchange::answered_locally(shared.tracing.as_ref(), span.take(), head, &response, "deadline");
+            response
         }
     }
 }
@@ -190,35 +227,36 @@ async fn read_body<'s>(
     active: &ActiveConfig,
     headers: &HeaderMap,
     body: Incoming,
-) -> Result<(Bytes, Option<SemaphorePermit<'s>>), Response<ProxyBody>> {
+) -> Result<(Bytes, Option<SemaphorePermit<'s>>), (Response<ProxyBody>, &'static str)> {
     let limit = active.settings.max_body_bytes;
     let declared_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared_len.is_some_and(|len| len > limit as u64) {
         shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-        return Err(reply::body_too_large(limit));
+        return Err((reply::body_too_large(limit), "body_too_large"));
     }
     match tokio::time::timeout(active.settings.body_timeout, collect_body(shared, body, limit)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(BodyError::TooLarge)) => {
             shared.totals.rejected_too_large.fetch_add(1, Relaxed);
-            Err(reply::body_too_large(limit))
+            Err((reply::body_too_large(limit), "body_too_large"))
         }
         Ok(Err(BodyError::OverBudget)) => {
             shared.totals.rejected_busy.fetch_add(1, Relaxed);
-            Err(reply::busy())
+            Err((reply::busy(), "buffer_budget"))
         }
         Ok(Err(BodyError::Read(e))) => {
             tracing::debug!(error = %e, "client body could not be read");
-            Err(reply::error(
+            let response = reply::error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "400",
                 "The request body could not be read.",
-            ))
+            );
+            Err((response, "body_unreadable"))
         }
         Err(_) => {
             shared.totals.rejected_slow_body.fetch_add(1, Relaxed);
-            Err(reply::body_timeout())
+            Err((reply::body_timeout(), "body_timeout"))
         }
     }
 }
@@ -286,51 +324,45 @@ async fn route(
     span: &mut Option<RequestSpan>,
 ) -> Response<ProxyBody> {
     let mut tried = Tried::default();
-    // The last backend answer that failed over; returned as-is when no backend remains and
-    // it is more telling than a 429 (a 401 from a wrong key, a 500).
-    let mut last_failure: Option<Response<ProxyBody>> = None;
+    // The last backend answer that failed over (and its backend); returned as-is when no
+    // backend remains and it is more telling than a 429 (a 401 from a wrong key, a 500).
+    let mut last_failure: Option<(usize, Response<ResponseBody>)> = None;
     loop {
-        let next = match next_backend(shared, active, request, tried, last_failure.take()) {
+        let next = match next_backend(shared, active, request, tried, last_failure.is_some()) {
             Step::Try(next) => next,
-            Step::Answer(answer) => {
-                if let Some(span) = span.take() {
-                    span.answered_locally(answer.status().as_u16());
-                }
+            Step::Answer(answer, reason) => {
+                let head = request.head(tried.count());
+                exchange::answered_locally(shared.tracing.as_ref(), span.take(), head, &answer, reason);
                 return answer;
+            }
+            Step::LastFailure => {
+                let (index, response) = last_failure.take().expect("next_backend saw a last failure");
+                return observed(active, index, request, response, tried.count(), span.take());
             }
         };
         if tried.count() > 0 {
             shared.totals.failovers.fetch_add(1, Relaxed);
         }
         tried.insert(next.index);
-        let mut attempt_span =
-            span.as_mut().map(|s| s.attempt(&active.balancer.backends()[next.index].name, &request.deployment));
-        let traceparent = attempt_span.as_ref().map(AttemptSpan::traceparent);
+        let traceparent = span.as_mut().map(|s| s.attempt(&active.upstreams[next.index].name_header));
         let attempt_started = Instant::now();
         let outcome = attempt(client, active, next.index, request, traceparent).await;
         let latency = attempt_started.elapsed();
-        if let Some(attempt_span) = &mut attempt_span {
+        if let Some(span) = span {
             match &outcome {
-                Ok(response) => attempt_span.answered(response.status().as_u16()),
-                Err(problem) => attempt_span.error(&problem.to_string()),
+                Ok(response) => span.answered(response.status().as_u16()),
+                Err(problem) => span.attempt_failed(problem),
             }
         }
         match judge(active, next, request, outcome, latency) {
             Verdict::Commit(response) => {
-                let span = span.take().map(|mut span| {
-                    if let Some(attempt_span) = attempt_span {
-                        span.commit(attempt_span);
-                    }
-                    span
-                });
-                return commit(shared, active, next.index, request, response, tried.count(), span);
+                return commit(shared, active, next.index, request, response, tried.count(), span.take());
             }
             Verdict::FailOver { cooldown, answer } => {
-                if let Some(attempt_span) = attempt_span {
-                    attempt_span.failed_over(cooldown);
+                if let Some(span) = span {
+                    span.failed_over(cooldown);
                 }
-                last_failure =
-                    answer.map(|r| labelled(r, active.upstreams[next.index].name_header.clone(), tried.count()));
+                last_failure = answer.map(|r| (next.index, r));
                 start_cooldown(shared, active, next.index, &request.deployment, cooldown);
             }
         }
@@ -349,8 +381,10 @@ struct Next {
 /// What to do after choosing.
 enum Step {
     Try(Next),
-    /// No backend remains: answer the client with this.
-    Answer(Response<ProxyBody>),
+    /// No backend remains: answer the client with this, for this reason.
+    Answer(Response<ProxyBody>, &'static str),
+    /// No backend remains: return the last backend answer that failed over.
+    LastFailure,
 }
 
 /// Asks the balancer for the next backend; when none remains, the answer for the client.
@@ -359,12 +393,12 @@ fn next_backend(
     active: &ActiveConfig,
     request: &Buffered,
     tried: Tried,
-    last_failure: Option<Response<ProxyBody>>,
+    has_last_failure: bool,
 ) -> Step {
     let deployment = &*request.deployment;
     let retry_after = match active.balancer.choose(deployment, Instant::now(), tried, &mut rand::rng()) {
         Choice::Backend(index) => return Step::Try(Next { index, last_resort: false }),
-        Choice::NoBackend => return Step::Answer(reply::no_backend(deployment)),
+        Choice::NoBackend => return Step::Answer(reply::no_backend(deployment), "no_backend"),
         Choice::AllCooling { retry_after } => retry_after,
     };
     if active.settings.all_throttled == AllThrottled::Primary
@@ -372,19 +406,14 @@ fn next_backend(
     {
         return Step::Try(Next { index, last_resort: true });
     }
-    if let Some(failure) = last_failure {
-        return Step::Answer(failure);
+    if has_last_failure {
+        return Step::LastFailure;
     }
     shared.totals.rejected_all_throttled.fetch_add(1, Relaxed);
     let secs = lb::retry_after_secs(retry_after);
-    tracing::info!(
-        target: "oai_lb::access",
-        path = request.parts.uri.path(), deployment, status = 429, attempts = tried.count(),
-        latency_ms = millis(request.started.elapsed()), "all backends cooling down"
-    );
     let mut response = reply::all_throttled(secs, deployment);
     response.headers_mut().insert(X_OAI_LB_ATTEMPTS, attempts_header(tried.count()));
-    Step::Answer(response)
+    Step::Answer(response, "all_cooling")
 }
 
 /// What one attempt means for the request.
@@ -456,7 +485,7 @@ fn commit(
     request: &Buffered,
     response: Response<ResponseBody>,
     attempts: u32,
-    span: Option<RequestSpan>,
+    mut span: Option<RequestSpan>,
 ) -> Response<ProxyBody> {
     let status = response.status();
     let deployment = &*request.deployment;
@@ -471,8 +500,23 @@ fn commit(
             })
     {
         start_cooldown(shared, active, index, deployment, rest);
+        if let Some(span) = &mut span {
+            span.proactive_cooldown(rest);
+        }
     }
-    // The access log line, the token count and the request span end with the body.
+    observed(active, index, request, response, attempts, span)
+}
+
+/// The labelled response, wrapped so that the access log line, the token count and the
+/// request span end with its body.
+fn observed(
+    active: &ActiveConfig,
+    index: usize,
+    request: &Buffered,
+    response: Response<ResponseBody>,
+    attempts: u32,
+    span: Option<RequestSpan>,
+) -> Response<ProxyBody> {
     let upstream = &active.upstreams[index];
     let mut exchange = Exchange::new(
         Arc::clone(&active.stats[index]),
@@ -620,11 +664,6 @@ fn estimated_tokens(body: &[u8]) -> u64 {
     let budget = serde_json::from_slice::<Budget>(body).ok();
     let completion = budget.and_then(|b| b.max_completion_tokens.or(b.max_tokens)).unwrap_or(0);
     body.len() as u64 / 4 + completion
-}
-
-/// Milliseconds with microsecond precision, for log lines.
-fn millis(d: Duration) -> f64 {
-    d.as_micros() as f64 / 1e3
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

@@ -70,6 +70,9 @@ pub struct ServeOptions {
     pub secrets: Secrets,
     /// Entra token refresh: timeout and backoff after a failure.
     pub entra_timing: EntraTiming,
+    /// Where traces go (resolved by the caller from flags, `OTEL_*` and `[telemetry]`);
+    /// `None`: tracing off.
+    pub telemetry: Option<crate::telemetry::TelemetrySettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +177,7 @@ pub(crate) struct Shared {
     started_with: RestartOnly,
     /// Cooldowns exchanged with other replicas, when `[balancer.shared_state]` is set.
     shared_state: Option<SharedCooldowns>,
-    /// OTLP traces, when `[telemetry]` or `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector.
+    /// OTLP traces, when the resolved telemetry settings name a collector.
     tracing: Option<crate::telemetry::Tracing>,
     /// Set when the server starts draining: HTTP/1 answers then close their connection.
     draining: AtomicBool,
@@ -240,11 +243,9 @@ impl Server {
         };
         let limits = Limits::of(&config);
         let totals = Totals::default();
-        let telemetry =
-            crate::telemetry::TelemetrySettings::resolve(config.telemetry.as_ref(), |v| std::env::var(v).ok());
-        let tracing = match telemetry {
+        let tracing = match &options.telemetry {
             Some(settings) => {
-                let tracing = crate::telemetry::Tracing::start(&settings, Arc::clone(&totals.trace_spans_dropped))?;
+                let tracing = crate::telemetry::Tracing::start(settings, Arc::clone(&totals.trace_spans_dropped))?;
                 tracing::info!(endpoint = %settings.endpoint, service = %settings.service_name, "exporting traces over OTLP");
                 Some(tracing)
             }

@@ -213,6 +213,12 @@ impl Balancer {
     pub async fn start_with(toml: &str, mut options: oai_lb::proxy::ServeOptions) -> Balancer {
         let config = oai_lb::config::Config::parse(std::path::Path::new("test.toml"), toml).expect("valid test config");
         options.listen.get_or_insert("127.0.0.1:0".parse().unwrap());
+        if options.telemetry.is_none() {
+            // As `serve` resolves it with no flag and no OTEL_* variable: the file's [telemetry].
+            let no_flags = oai_lb::cli::TelemetryFlags::default();
+            options.telemetry = oai_lb::cli::resolve_telemetry(config.telemetry.as_ref(), &no_flags, |_| None)
+                .expect("valid telemetry");
+        }
         let server = oai_lb::proxy::Server::bind(config, options).await.expect("balancer binds");
         let addr = server.local_addr();
         let reloader = server.reloader();
