@@ -111,3 +111,24 @@ async fn a_connection_that_asks_to_close_is_closed_after_its_answer() {
     assert!(read.is_ok(), "an HTTP/1.0 connection is closed after its answer");
     assert!(String::from_utf8_lossy(&seen).contains(" 200 OK"), "{}", String::from_utf8_lossy(&seen));
 }
+
+#[tokio::test]
+async fn a_drain_closes_idle_keep_alive_connections_parked_or_not() {
+    for connections in [3, CROWD] {
+        let (_backend, mut lb) = balancer().await;
+        let mut open = Vec::new();
+        for _ in 0..connections {
+            let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+            stream.write_all(request("").as_bytes()).await.unwrap();
+            assert_eq!(read_answers(&mut stream, 1).await, (1, false));
+            open.push(stream);
+        }
+        lb.stop();
+        // Every idle connection is closed by the server (EOF), not left to the client.
+        for stream in &mut open {
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+            assert!(matches!(read, Ok(Ok(0))), "{connections} open: an idle connection is closed by the drain");
+        }
+    }
+}

@@ -83,6 +83,12 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
     if http2 {
         return serve_http2(io, worker, activity, stop).await;
     }
+    // A drain must also end a connection that is idle but not parked (parking happens only
+    // past PARK_ABOVE_CONNECTIONS): hyper's graceful shutdown closes it at once, or after
+    // the answer in flight.
+    let mut stop = stop;
+    let mut stopping = pin!(stop.wait_for(|&stop| stop));
+    let mut draining = false;
     loop {
         if !io.has_rewound() {
             activity.set_parked(true);
@@ -97,6 +103,10 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
             worker.http1.serve_connection(TokioIo::new(io), service(Arc::clone(worker), Arc::clone(activity))),
         );
         let ended = poll_fn(|cx| {
+            if !draining && stopping.as_mut().poll(cx).is_ready() {
+                draining = true;
+                Pin::new(&mut *connection).graceful_shutdown();
+            }
             let polled = Pin::new(&mut *connection).poll(cx);
             if polled.is_pending() && activity.take_park() {
                 // Idle: a graceful shutdown ends the connection at once, with nothing written.
@@ -110,8 +120,8 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
             tracing::debug!(error = %e, "client connection ended with an error");
             return;
         }
-        if !activity.parking() {
-            return; // hyper closed the connection (client's close, error, limit)
+        if draining || !activity.parking() {
+            return; // drained, or hyper closed the connection (client's close, error, limit)
         }
         activity.parked_hyper();
         let parts = connection.into_parts();
