@@ -174,6 +174,7 @@ fn run(
 /// Where batches go: OTLP/HTTP (protobuf body) or OTLP/gRPC (the collector's
 /// `TraceService/Export`, the encoded request as its message), with the configured headers
 /// (for HTTP the client's default headers; for gRPC the metadata of every call).
+#[allow(clippy::large_enum_variant, reason = "one value, owned by the export thread, never moved per batch")]
 enum Transport {
     Http { client: reqwest::Client, endpoint: String },
     Grpc { grpc: tonic::client::Grpc<tonic::transport::Channel>, metadata: http::HeaderMap },
