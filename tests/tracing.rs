@@ -3,7 +3,9 @@
 //! and decoded with the OpenTelemetry protobuf definitions: one server span per request
 //! continued from the client's `traceparent`, one client span per attempt, the attempt's
 //! context passed to the backend, cooldowns (failover and proactive) on the attempts, a span
-//! for every answer the balancer gives itself, and an exporter that never blocks requests.
+//! for every answer the balancer gives itself, an exporter that never blocks requests, and
+//! the exporter's standard variables (per-signal endpoint, headers sent on every export and
+//! never logged).
 
 mod support;
 
@@ -25,22 +27,33 @@ use support::{Backend, Balancer, Reply, client};
 /// Spans received, with their resource's `service.name`.
 type Received = Arc<Mutex<Vec<(String, Span)>>>;
 
+/// The headers (HTTP) or metadata (gRPC) of every export received.
+type Headers = Arc<Mutex<Vec<http::HeaderMap>>>;
+
 /// A real OTLP/HTTP receiver: `POST /v1/traces` with a protobuf body. With `stall`, it
 /// accepts and never answers (a collector that hangs).
 async fn receiver(stall: bool) -> (SocketAddr, Received) {
+    let (addr, received, _) = receiver_at("/v1/traces", stall).await;
+    (addr, received)
+}
+
+/// The OTLP/HTTP receiver, at `path`, keeping the headers of each export.
+async fn receiver_at(path: &'static str, stall: bool) -> (SocketAddr, Received, Headers) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let received: Received = Arc::default();
-    let spans = Arc::clone(&received);
+    let headers: Headers = Arc::default();
+    let (spans, seen) = (Arc::clone(&received), Arc::clone(&headers));
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let spans = Arc::clone(&spans);
+            let (spans, seen) = (Arc::clone(&spans), Arc::clone(&seen));
             tokio::spawn(async move {
                 let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let spans = Arc::clone(&spans);
+                    let (spans, seen) = (Arc::clone(&spans), Arc::clone(&seen));
                     async move {
-                        assert_eq!(request.uri().path(), "/v1/traces");
+                        assert_eq!(request.uri().path(), path);
+                        seen.lock().unwrap().push(request.headers().clone());
                         assert_eq!(request.headers()["content-type"], "application/x-protobuf");
                         let body = request.into_body().collect().await.unwrap().to_bytes();
                         if stall {
@@ -62,7 +75,7 @@ async fn receiver(stall: bool) -> (SocketAddr, Received) {
             });
         }
     });
-    (addr, received)
+    (addr, received, headers)
 }
 
 /// Keeps every span of an export with its resource's `service.name`.
@@ -87,7 +100,7 @@ fn collect(received: &Received, export: ExportTraceServiceRequest) {
 }
 
 /// A real OTLP/gRPC receiver: tonic serving the collector's `TraceService`.
-struct Collector(Received);
+struct Collector(Received, Headers);
 
 #[tonic::async_trait]
 impl TraceService for Collector {
@@ -95,19 +108,65 @@ impl TraceService for Collector {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.1.lock().unwrap().push(request.metadata().clone().into_headers());
         collect(&self.0, request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
-async fn grpc_receiver() -> (SocketAddr, Received) {
+async fn grpc_receiver() -> (SocketAddr, Received, Headers) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let received: Received = Arc::default();
-    let service = TraceServiceServer::new(Collector(Arc::clone(&received)));
+    let (received, headers): (Received, Headers) = Default::default();
+    let service = TraceServiceServer::new(Collector(Arc::clone(&received), Arc::clone(&headers)));
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming));
-    (addr, received)
+    (addr, received, headers)
+}
+
+/// The secret of the `authorization` header the tests configure; it must reach the
+/// collector and appear nowhere in the balancer's output.
+const TOKEN: &str = "t0ken";
+
+/// Every export carried `authorization: Bearer t0ken` (and there was at least one).
+fn assert_authorized(headers: &Headers) {
+    let headers = headers.lock().unwrap();
+    assert!(!headers.is_empty(), "no export arrived");
+    for h in headers.iter() {
+        assert_eq!(h.get("authorization").map(|v| v.to_str().unwrap()), Some("Bearer t0ken"), "{h:?}");
+    }
+}
+
+/// `oai-lb -vv serve` as a user runs it, with no `OTEL_*` variable but `vars`, its stdout
+/// and stderr written to `output`; returns once it answers `/healthz`.
+async fn serve_vv(config: &std::path::Path, vars: &[(&str, String)], output: &std::path::Path) -> (KillOnDrop, String) {
+    let listen = support::dead_url().await.trim_start_matches("http://").to_string();
+    let log = std::fs::File::create(output).unwrap();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("oai-lb"));
+    command.args(["-vv", "serve", "--workers", "1", "--listen", &listen, "--config"]).arg(config);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_")) {
+        command.env_remove(name);
+    }
+    command.env_remove("RUST_LOG").envs(vars.iter().map(|(k, v)| (*k, v)));
+    let child = command.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    let child = KillOnDrop(child);
+    let base = format!("http://{listen}");
+    for _ in 0..100 {
+        if client().get(format!("{base}/healthz")).send().await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("oai-lb serve did not come up: {}", std::fs::read_to_string(output).unwrap());
+}
+
+/// Stops the balancer and checks its whole output: it logged (at debug level), never the
+/// header's value.
+fn assert_output_keeps_the_secret(child: KillOnDrop, output: &std::path::Path) {
+    drop(child);
+    let output = std::fs::read_to_string(output).unwrap();
+    assert!(output.contains("listening") && output.contains("DEBUG"), "-vv logs: {output}");
+    assert!(!output.contains(TOKEN), "the header's value was printed:\n{output}");
 }
 
 fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a AnyValue> {
@@ -286,7 +345,7 @@ async fn without_telemetry_nothing_is_traced_and_traceparent_passes_through() {
 /// file's `[telemetry]` (whose HTTP receiver gets nothing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_export_from_the_standard_variables_wins_over_the_file() {
-    let (grpc, received) = grpc_receiver().await;
+    let (grpc, received, headers) = grpc_receiver().await;
     let (http, from_file) = receiver(false).await;
     let ptu = Backend::always(|| Reply::throttled("30")).await;
     let paygo = Backend::always(|| Reply::ok(r#"{"choices":[]}"#)).await;
@@ -300,30 +359,15 @@ async fn grpc_export_from_the_standard_variables_wins_over_the_file() {
         ),
     )
     .unwrap();
-    let listen = support::dead_url().await.trim_start_matches("http://").to_string();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("oai-lb"))
-        .args(["serve", "--workers", "1", "--listen", &listen, "--config"])
-        .arg(&config)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{grpc}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_SERVICE_NAME", "from-env")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .env_remove("OTEL_SDK_DISABLED")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _child = KillOnDrop(child);
-    let base = format!("http://{listen}");
-    let mut up = false;
-    for _ in 0..100 {
-        if client().get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "oai-lb serve did not come up");
+    let output = dir.path().join("output");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{grpc}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+        ("OTEL_SERVICE_NAME", "from-env".into()),
+        // Upper case in the variable, lower case in gRPC metadata.
+        ("OTEL_EXPORTER_OTLP_HEADERS", format!("Authorization=Bearer%20{TOKEN}")),
+    ];
+    let (child, base) = serve_vv(&config, &vars, &output).await;
     let client_trace = "0af7651916cd43dd8448eb211c80319c";
     let resp = client()
         .post(format!("{base}{}", support::CHAT))
@@ -351,6 +395,45 @@ async fn grpc_export_from_the_standard_variables_wins_over_the_file() {
     }
     assert!(matches!(attr(attempts[0], "oai_lb.cooldown_secs"), Some(AnyValue::DoubleValue(s)) if *s == 30.0));
     assert!(from_file.lock().unwrap().is_empty(), "the file's endpoint lost to the variables");
+    assert_authorized(&headers);
+    assert_output_keeps_the_secret(child, &output);
+}
+
+/// OTLP/HTTP from the standard variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as it
+/// is (no `/v1/traces` added) and wins over `OTEL_EXPORTER_OTLP_ENDPOINT`; the headers of
+/// `OTEL_EXPORTER_OTLP_HEADERS`, percent-decoded, come with every export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_export_to_the_per_signal_endpoint_with_the_configured_headers() {
+    let (traces, received, headers) = receiver_at("/custom/traces", false).await;
+    let (general, from_general) = receiver(false).await;
+    let backend = Backend::always(|| Reply::ok(r#"{"choices":[]}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("oai-lb.toml");
+    std::fs::write(&config, support::backends_toml(&[("east", &backend.url(), 1)])).unwrap();
+    let output = dir.path().join("output");
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", format!("http://{traces}/custom/traces")),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{general}")),
+        ("OTEL_EXPORTER_OTLP_HEADERS", format!(" authorization = Bearer%20{TOKEN} , x-tenant=a%2Cb ")),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000".into()),
+    ];
+    let (child, base) = serve_vv(&config, &vars, &output).await;
+    for _ in 0..2 {
+        let resp = client().post(format!("{base}{}", support::CHAT)).body(support::CHAT_BODY).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        // Two batches at least: the headers go with every export, not the first only.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let spans = wait_for(&received, 4).await;
+    assert_eq!(spans.len(), 4, "a request and its attempt, twice: {spans:#?}");
+    assert!(headers.lock().unwrap().len() >= 2, "one export per request");
+    assert_authorized(&headers);
+    assert!(
+        headers.lock().unwrap().iter().all(|h| h["x-tenant"] == "a,b" && h["content-type"] == "application/x-protobuf")
+    );
+    assert!(from_general.lock().unwrap().is_empty(), "the per-signal endpoint wins");
+    assert_output_keeps_the_secret(child, &output);
 }
 
 /// A success that says the quota is nearly out starts a proactive cooldown: its attempt

@@ -4,11 +4,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{Error, GlobalArgs};
 use crate::azure::{BackendKeys, Stack, Tuning};
 use crate::config::{BackendAuth, Config, EnvUse, OtlpProtocol, TelemetrySection};
-use crate::telemetry::TelemetrySettings;
+use crate::telemetry::{DEFAULT_EXPORT_TIMEOUT, ExportHeaders, TelemetrySettings};
 
 /// The config of one command, loaded and checked for what the command uses.
 #[derive(Debug, Clone)]
@@ -112,8 +113,10 @@ pub struct TelemetryFlags {
 /// Where traces go, resolved once: flags, then the standard variables
 /// (`OTEL_SDK_DISABLED`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` — a full URL —,
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL`,
-/// `OTEL_SERVICE_NAME`), then `[telemetry]`. `None` when no endpoint is named anywhere, or
-/// `OTEL_SDK_DISABLED=true` and no flag names one.
+/// `OTEL_EXPORTER_OTLP[_TRACES]_HEADERS`, `OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT`,
+/// `OTEL_SERVICE_NAME`; a per-signal `_TRACES_` one wins over its general one), then
+/// `[telemetry]`. `None` when no endpoint is named anywhere, or `OTEL_SDK_DISABLED=true`
+/// and no flag names one.
 pub fn resolve_telemetry(
     section: Option<&TelemetrySection>,
     flags: &TelemetryFlags,
@@ -124,12 +127,13 @@ pub fn resolve_telemetry(
     if disabled && flags.otlp_endpoint.is_none() {
         return Ok(None);
     }
+    // The per-signal variable, else the general one, with the name of the one that was set.
+    let traces_or_general = |traces: &'static str, general: &'static str| {
+        [traces, general].into_iter().find_map(|name| Some((name, env(name)?)))
+    };
     let protocol = match flags.otlp_protocol {
         Some(p) => p,
-        None => match ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
-            .into_iter()
-            .find_map(|name| Some((name, env(name)?)))
-        {
+        None => match traces_or_general("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") {
             Some((_, p)) if p == "grpc" => OtlpProtocol::Grpc,
             Some((_, p)) if p == "http/protobuf" => OtlpProtocol::HttpProtobuf,
             Some((name, p)) => {
@@ -159,7 +163,22 @@ pub fn resolve_telemetry(
         .or_else(|| section.and_then(|s| s.service_name.clone()))
         .unwrap_or_else(|| "oai-lb".to_string());
     let queue_spans = section.map_or(TelemetrySection::DEFAULT_QUEUE_SPANS, |s| s.queue_spans).max(1);
-    Ok(Some(TelemetrySettings { endpoint, protocol, service_name, queue_spans }))
+    let headers = match traces_or_general("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS") {
+        Some((name, list)) => ExportHeaders::parse(name, &list).map_err(Error::usage)?,
+        None => ExportHeaders::default(),
+    };
+    let timeout = match traces_or_general("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") {
+        Some((name, ms)) => match ms.parse::<u64>() {
+            Ok(ms) if ms > 0 => Duration::from_millis(ms),
+            _ => {
+                return Err(Error::usage(format!(
+                    "{name}={ms}: not a timeout in milliseconds (fix: a whole number above 0 such as 10000, or unset it)"
+                )));
+            }
+        },
+        None => DEFAULT_EXPORT_TIMEOUT,
+    };
+    Ok(Some(TelemetrySettings { endpoint, protocol, service_name, queue_spans, headers, timeout }))
 }
 
 #[cfg(test)]
@@ -230,6 +249,51 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ];
         assert_eq!(resolved(None, &none, &vars), of("http://c:4318/custom", HttpProtobuf, "oai-lb"));
+    }
+
+    #[test]
+    fn headers_and_timeout_per_signal_over_general() {
+        let base = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
+        let settings = |vars: &[(&str, &str)]| {
+            let vars: Vec<_> = base.iter().chain(vars).copied().collect();
+            resolve_telemetry(None, &TelemetryFlags::default(), env(&vars)).unwrap().unwrap()
+        };
+        let none = settings(&[]);
+        assert!(none.headers.is_empty());
+        assert_eq!(none.timeout, Duration::from_secs(10), "the spec's default");
+        let general = settings(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t0ken"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ]);
+        assert_eq!(general.headers, ExportHeaders::parse("x", "authorization=Bearer t0ken").unwrap());
+        assert_eq!(general.timeout, Duration::from_millis(2500));
+        // The per-signal variables replace the general ones (no merge, as opentelemetry-otlp).
+        let traces = settings(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t0ken"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-honeycomb-team=k3y"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", " 700 "),
+        ]);
+        assert_eq!(traces.headers, ExportHeaders::parse("x", "x-honeycomb-team=k3y").unwrap());
+        assert_eq!(traces.timeout, Duration::from_millis(700));
+        // Set but empty is unset.
+        assert!(settings(&[("OTEL_EXPORTER_OTLP_HEADERS", " ")]).headers.is_empty());
+        let debug = format!("{general:?}");
+        assert!(debug.contains("authorization") && !debug.contains("t0ken"), "{debug}");
+    }
+
+    #[test]
+    fn bad_headers_or_timeouts_are_refused_naming_the_variable() {
+        for (name, value, problem) in [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Bearer s3cret", "OTEL_EXPORTER_OTLP_HEADERS: entry 1 has no `=`"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=s3cret%", "OTEL_EXPORTER_OTLP_TRACES_HEADERS: the value of k"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "OTEL_EXPORTER_OTLP_TIMEOUT=10s: not a timeout in milliseconds"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=0: not a timeout"),
+        ] {
+            let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), (name, value)];
+            let e = resolve_telemetry(None, &TelemetryFlags::default(), env(&vars)).unwrap_err().to_string();
+            assert!(e.contains(problem) && e.contains("fix:") && !e.contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

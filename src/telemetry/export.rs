@@ -25,9 +25,6 @@ const MAX_BATCH: usize = 512;
 /// How long the exporter sleeps between looks at the queue.
 const BATCH_DELAY: Duration = Duration::from_millis(200);
 
-/// How long one export may take before its spans count as dropped.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Ended spans waiting for the export thread.
 pub struct Queue {
     spans: Mutex<Vec<Record>>,
@@ -105,14 +102,15 @@ impl Handle {
 pub fn start(settings: &TelemetrySettings, queue: Arc<Queue>) -> std::io::Result<Handle> {
     let (flushes, flush_requests) = mpsc::channel();
     let encoder = Encoder::new(&settings.service_name);
-    let (endpoint, protocol) = (settings.endpoint.clone(), settings.protocol);
+    let (endpoint, protocol, timeout) = (settings.endpoint.clone(), settings.protocol, settings.timeout);
+    let headers = settings.headers.map().clone();
     let in_thread = Arc::clone(&queue);
     let thread = std::thread::Builder::new().name("oai-lb-otlp".into()).spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
         match runtime {
             Ok(runtime) => {
-                let transport = runtime.block_on(async { Transport::new(protocol, &endpoint) });
-                run(&runtime, transport, encoder, &in_thread, &flush_requests);
+                let transport = runtime.block_on(async { Transport::new(protocol, &endpoint, headers, timeout) });
+                run(&runtime, transport, timeout, encoder, &in_thread, &flush_requests);
             }
             Err(e) => tracing::error!(error = %e, "the trace export thread cannot start a runtime; spans are dropped"),
         }
@@ -124,6 +122,7 @@ pub fn start(settings: &TelemetrySettings, queue: Arc<Queue>) -> std::io::Result
 fn run(
     runtime: &tokio::runtime::Runtime,
     transport: Result<Transport, String>,
+    timeout: Duration,
     mut encoder: Encoder,
     queue: &Queue,
     flush_requests: &mpsc::Receiver<oneshot::Sender<()>>,
@@ -148,9 +147,9 @@ fn run(
             // Handed over, not copied: a batch is tens of kilobytes.
             let request = Bytes::from(std::mem::take(&mut body));
             let sent = runtime.block_on(async {
-                tokio::time::timeout(EXPORT_TIMEOUT, transport.send(request))
+                tokio::time::timeout(timeout, transport.send(request))
                     .await
-                    .unwrap_or_else(|_| Err(format!("no answer within {EXPORT_TIMEOUT:?}")))
+                    .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
             });
             match sent {
                 Ok(()) => warned = false,
@@ -173,10 +172,12 @@ fn run(
 }
 
 /// Where batches go: OTLP/HTTP (protobuf body) or OTLP/gRPC (the collector's
-/// `TraceService/Export`, the encoded request as its message).
+/// `TraceService/Export`, the encoded request as its message), with the configured headers
+/// (for HTTP the client's default headers; for gRPC the metadata of every call).
+#[allow(clippy::large_enum_variant, reason = "one value, owned by the export thread, never moved per batch")]
 enum Transport {
     Http { client: reqwest::Client, endpoint: String },
-    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
+    Grpc { grpc: tonic::client::Grpc<tonic::transport::Channel>, metadata: http::HeaderMap },
 }
 
 /// The gRPC method OTLP exports traces with.
@@ -184,18 +185,29 @@ const EXPORT_METHOD: &str = "/opentelemetry.proto.collector.trace.v1.TraceServic
 
 impl Transport {
     /// Within the export runtime (the gRPC channel's worker task runs there).
-    fn new(protocol: OtlpProtocol, endpoint: &str) -> Result<Transport, String> {
+    fn new(
+        protocol: OtlpProtocol,
+        endpoint: &str,
+        mut headers: http::HeaderMap,
+        timeout: Duration,
+    ) -> Result<Transport, String> {
         match protocol {
             OtlpProtocol::HttpProtobuf => {
-                let client = reqwest::Client::builder().timeout(EXPORT_TIMEOUT).build().map_err(|e| e.to_string())?;
+                // Ours wins over a configured one: the body is protobuf.
+                headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-protobuf"));
+                let client = reqwest::Client::builder()
+                    .timeout(timeout)
+                    .default_headers(headers)
+                    .build()
+                    .map_err(|e| e.to_string())?;
                 Ok(Transport::Http { client, endpoint: endpoint.to_string() })
             }
             OtlpProtocol::Grpc => {
                 let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
                     .map_err(|e| e.to_string())?
-                    .timeout(EXPORT_TIMEOUT)
+                    .timeout(timeout)
                     .connect_lazy();
-                Ok(Transport::Grpc(tonic::client::Grpc::new(channel)))
+                Ok(Transport::Grpc { grpc: tonic::client::Grpc::new(channel), metadata: headers })
             }
         }
     }
@@ -203,23 +215,20 @@ impl Transport {
     async fn send(&mut self, request: Bytes) -> Result<(), String> {
         match self {
             Transport::Http { client, endpoint } => {
-                let response = client
-                    .post(endpoint.as_str())
-                    .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-                    .body(request)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let response = client.post(endpoint.as_str()).body(request).send().await.map_err(|e| e.to_string())?;
                 if response.status().is_success() {
                     Ok(())
                 } else {
                     Err(format!("the collector answered {}", response.status()))
                 }
             }
-            Transport::Grpc(grpc) => {
+            Transport::Grpc { grpc, metadata } => {
                 grpc.ready().await.map_err(|e| e.to_string())?;
                 let method = http::uri::PathAndQuery::from_static(EXPORT_METHOD);
-                grpc.unary(tonic::Request::new(request), method, Encoded).await.map(|_| ()).map_err(|e| e.to_string())
+                // A copy per batch, not per span; header names are lower-case already.
+                let metadata = tonic::metadata::MetadataMap::from_headers(metadata.clone());
+                let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), request);
+                grpc.unary(request, method, Encoded).await.map(|_| ()).map_err(|e| e.to_string())
             }
         }
     }

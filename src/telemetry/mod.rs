@@ -15,6 +15,7 @@
 //! reads the environment (`cli::settings` resolves [`TelemetrySettings`]).
 
 mod export;
+mod headers;
 mod otlp;
 mod span;
 
@@ -24,14 +25,19 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use headers::ExportHeaders;
 pub use span::{RequestSpan, TraceParent};
 
 use crate::config::OtlpProtocol;
 
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
+/// How long one export may take when `OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT` does not say
+/// (the exporter spec's default).
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where and how traces go, resolved once by `cli::settings` (flags, then the standard
-/// `OTEL_*` variables, then `[telemetry]`).
+/// `OTEL_*` variables, then `[telemetry]`). `Debug` shows the header names, not their values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetrySettings {
     /// The full URL spans are sent to (`…/v1/traces` for HTTP, the collector for gRPC).
@@ -40,6 +46,10 @@ pub struct TelemetrySettings {
     pub service_name: String,
     /// Spans waiting for export at most; more are dropped and counted.
     pub queue_spans: usize,
+    /// Sent with every export (HTTP headers, gRPC metadata): often credentials.
+    pub headers: ExportHeaders,
+    /// How long one export may take before its spans count as dropped.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,8 +125,15 @@ mod tests {
         for (protocol, endpoint) in
             [(OtlpProtocol::HttpProtobuf, "http://127.0.0.1:9/v1/traces"), (OtlpProtocol::Grpc, "http://127.0.0.1:9")]
         {
-            let settings =
-                TelemetrySettings { endpoint: endpoint.into(), protocol, service_name: "t".into(), queue_spans: 8 };
+            let settings = TelemetrySettings {
+                endpoint: endpoint.into(),
+                protocol,
+                service_name: "t".into(),
+                queue_spans: 8,
+                headers: ExportHeaders::parse("test", "authorization=Bearer t0ken").unwrap(),
+                timeout: DEFAULT_EXPORT_TIMEOUT,
+            };
+            assert!(!format!("{settings:?}").contains("t0ken"), "Debug hides the header values");
             let tracing = Tracing::start(&settings, Arc::default()).unwrap();
             let deployment: Arc<str> = "d".into();
             let mut span = tracing.request(
@@ -135,6 +152,8 @@ mod tests {
                 protocol: OtlpProtocol::HttpProtobuf,
                 service_name: "t".into(),
                 queue_spans: 8,
+                headers: ExportHeaders::default(),
+                timeout: DEFAULT_EXPORT_TIMEOUT,
             };
             let e = Tracing::start(&settings, Arc::default()).err().expect(bad).to_string();
             assert!(e.contains(bad) && e.contains("fix:"), "{e}");
