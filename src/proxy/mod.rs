@@ -12,6 +12,7 @@ mod client;
 mod conn;
 mod exchange;
 mod forward;
+mod listen;
 mod metrics;
 mod reply;
 mod secrets;
@@ -73,6 +74,13 @@ pub struct ServeOptions {
     /// Where traces go (resolved by the caller from flags, `OTEL_*` and `[telemetry]`);
     /// `None`: tracing off.
     pub telemetry: Option<crate::telemetry::TelemetrySettings>,
+}
+
+impl ServeOptions {
+    /// Worker threads to run: `workers`, or one per core.
+    fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +223,8 @@ pub(crate) struct Worker {
 
 /// A bound, not yet running balancer.
 pub struct Server {
-    listener: std::net::TcpListener,
+    /// One listening socket per worker.
+    listeners: Vec<std::net::TcpListener>,
     shared: Arc<Shared>,
     options: ServeOptions,
     local_addr: SocketAddr,
@@ -234,8 +243,8 @@ impl Server {
             return Err(ProxyError::Unauthenticated(listen));
         }
         let bind_error = |source| ProxyError::Bind { addr: listen, source };
-        let listener = listen_socket(listen).map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listeners = listen::bind(listen, options.worker_count()).map_err(bind_error)?;
+        let local_addr = listeners[0].local_addr().map_err(bind_error)?;
         let active = Arc::new(ArcSwap::from_pointee(active));
         let shared_state = match &config.balancer.shared_state {
             Some(settings) => Some(SharedCooldowns::start(settings, &options.secrets, Arc::clone(&active))?),
@@ -264,7 +273,7 @@ impl Server {
             tracing,
             draining: AtomicBool::new(false),
         });
-        Ok(Server { listener, shared, options, local_addr })
+        Ok(Server { listeners, shared, options, local_addr })
     }
 
     /// The address actually bound (useful with port 0).
@@ -286,17 +295,15 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to 30 s).
     ///
-    /// Connections are served by one single-threaded runtime per core (`workers`), all
-    /// accepting from the same socket, the way nginx runs one event loop per worker.
+    /// Connections are served by one single-threaded runtime per core (`workers`), each
+    /// accepting from its own socket, the way nginx runs one event loop per worker.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ProxyError> {
         let reloader = self.reloader();
-        let Server { listener, shared, options, local_addr } = self;
+        let Server { listeners, shared, options, local_addr } = self;
         let watcher = options.config_path.clone().map(|path| tokio::spawn(watch_config(path, reloader)));
-        let workers = options.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut finished = Vec::with_capacity(workers);
-        for n in 0..workers {
-            let listener = listener.try_clone().map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
+        let mut finished = Vec::with_capacity(listeners.len());
+        for (n, listener) in listeners.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
             let stop = stop_rx.clone();
             let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -313,7 +320,6 @@ impl Server {
                 })
                 .map_err(|source| ProxyError::Bind { addr: local_addr, source })?;
         }
-        drop(listener);
         shutdown.await;
         tracing::info!("draining in-flight requests");
         shared.draining.store(true, Relaxed);
@@ -331,20 +337,6 @@ impl Server {
     }
 }
 
-/// How many connections may wait to be accepted. tokio's default (1024) overflows when
-/// a thousand clients connect at once, and a dropped SYN costs the client a second; the
-/// kernel caps this at `net.core.somaxconn` (4096 on current Linux).
-const LISTEN_BACKLOG: u32 = 4096;
-
-fn listen_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    // As std's and tokio's bind do on Unix: a restarted balancer can bind at once.
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)?.into_std()
-}
-
 /// One worker's accept loop; returns once `stop` flips and its connections have drained.
 async fn serve_connections(
     listener: std::net::TcpListener,
@@ -360,7 +352,9 @@ async fn serve_connections(
     };
     let limits = shared.limits.clone();
     let mut http1 = http1::Builder::new();
-    http1.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    // Header timeouts are the connection's own (`conn::Expiry`): one timer per connection
+    // instead of hyper's one per request.
+    http1.timer(TokioTimer::new()).header_read_timeout(None);
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())
