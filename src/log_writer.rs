@@ -241,7 +241,7 @@ impl Visit for PlainFields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if self.plain && field.name() != "message" && !field.name().starts_with("r#") {
             self.name(field);
-            let _ = write!(self.line, "{value:?}");
+            push_f64(self.line, value);
         } else {
             self.plain = false;
         }
@@ -269,6 +269,28 @@ impl PlainFields<'_> {
             self.plain = false;
         }
     }
+}
+
+/// `value` as `{:?}` writes it. The access log's milliseconds are whole microseconds ÷ 1000:
+/// for those the shortest round-trip form is the decimal itself (at most 15 significant
+/// digits identify a double), written here without the float formatter; others go to it.
+fn push_f64(line: &mut String, value: f64) {
+    let thousandths = (value * 1e3).round();
+    if value.is_sign_negative() || !(0.0..1e15).contains(&thousandths) || thousandths / 1e3 != value {
+        let _ = write!(line, "{value:?}");
+        return;
+    }
+    let thousandths = thousandths as u64;
+    itoa_free::Decimal::push_to(thousandths / 1000, line);
+    line.push('.');
+    let fraction = thousandths % 1000;
+    let digits = [b'0' + (fraction / 100) as u8, b'0' + (fraction / 10 % 10) as u8, b'0' + (fraction % 10) as u8];
+    let kept = match (digits[1], digits[2]) {
+        (b'0', b'0') => 1,
+        (_, b'0') => 2,
+        _ => 3,
+    };
+    line.push_str(std::str::from_utf8(&digits[..kept]).unwrap_or("0"));
 }
 
 /// Integers and booleans as `{:?}` writes them, without the formatter.
@@ -391,6 +413,17 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn floats_are_written_as_debug_writes_them() {
+        let micros = (0..200_000u64).chain([999_999, 1_000_000, 123_456_789, 86_400_000_000, 999_999_999_999_999]);
+        let odd = [0.1 + 0.2, 1.0 / 3.0, -0.0, -1.5, f64::NAN, f64::INFINITY, 1e300, 5e-324, 2.5e-7];
+        for value in micros.map(|m| m as f64 / 1e3).chain(odd) {
+            let mut line = String::new();
+            push_f64(&mut line, value);
+            assert_eq!(line, format!("{value:?}"));
         }
     }
 

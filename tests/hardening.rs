@@ -144,6 +144,71 @@ async fn a_half_sent_head_or_a_silent_connection_is_closed_after_the_header_time
     );
 }
 
+/// Reads one whole `content-length` response from a keep-alive connection.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response ended: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>()))
+                .expect("a content-length")
+                .unwrap();
+            if body.len() >= len {
+                return text.into_owned();
+            }
+        }
+    }
+}
+
+/// Seconds until the server closes `stream` (at most `wait`).
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(wait.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_a_request_the_next_head_is_due_within_the_header_timeout() {
+    let a = Backend::always(|| Reply::ok("{}")).await;
+    let lb = Balancer::start(&format!(
+        "[balancer]\nclient_header_timeout_secs = 0.5\nclient_idle_timeout_secs = 30\n{}",
+        backends_toml(&[("a", &a.url(), 1)])
+    ))
+    .await;
+    let request = format!("POST {CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 2\r\n\r\n{{}}");
+    for half_head in [&b"POST /openai/deployments/x/chat HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: "[..], b""] {
+        let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+        // Two whole requests, the second well past the first one's header timeout had it
+        // started at the connection's opening: each head is due from the last response.
+        for _ in 0..2 {
+            stream.write_all(request.as_bytes()).await.unwrap();
+            assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        stream.write_all(half_head).await.unwrap();
+        let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
+        // Due 0.5 s after the last response, 0.3 s of which passed before the half head.
+        assert!(
+            closed.is_some_and(|after| after < Duration::from_secs(2)),
+            "a connection that sent {} bytes of its next head closed after {closed:?}",
+            half_head.len()
+        );
+    }
+    assert_eq!(a.count(), 4);
+}
+
 #[tokio::test]
 async fn a_body_slower_than_the_body_timeout_gets_408() {
     let a = Backend::always(|| Reply::ok("{}")).await;

@@ -54,7 +54,7 @@ pub(super) async fn serve(stream: TcpStream, worker: Arc<Worker>, stop: watch::R
     let activity = Activity::new();
     let limits = &worker.shared.limits;
     let mut run = pin!(run(stream, &worker, &activity, stop.clone()));
-    let mut expired = pin!(activity.expired(limits.header_timeout, limits.idle_timeout));
+    let mut expired = pin!(activity.expiry(limits.header_timeout, limits.idle_timeout));
     let mut stop = stop;
     let mut stopping = pin!(stop.wait_for(|&stop| stop));
     let mut stopped = false;
@@ -83,6 +83,7 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
     if http2 {
         return serve_http2(io, worker, activity, stop).await;
     }
+    activity.set_http1();
     // A drain must also end a connection that is idle but not parked (parking happens only
     // past PARK_ABOVE_CONNECTIONS): hyper's graceful shutdown closes it at once, or after
     // the answer in flight.

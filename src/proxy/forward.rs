@@ -206,17 +206,7 @@ async fn forward(
     let mut span =
         shared.tracing.as_ref().map(|t| t.request(&parts.method, &parts.uri, &parts.headers, &deployment, started));
     let request = Buffered { parts, body, deployment, started, injected };
-    let deadline = active.settings.request_timeout;
-    match tokio::time::timeout(deadline, route(shared, client, active, &request, &mut span)).await {
-        Ok(response) => response,
-        Err(_) => {
-            shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
-            let response = reply::deadline(deadline.as_secs_f64());
-            let head = request.head(0);
-            exchange::answered_locally(shared.tracing.as_ref(), span.take(), head, &response, "deadline");
-            response
-        }
-    }
+    route(shared, client, active, &request, &mut span).await
 }
 
 /// Buffers the client's body once (it may be replayed to several backends), up to
@@ -327,6 +317,9 @@ async fn route(
     // The last backend answer that failed over (and its backend); returned as-is when no
     // backend remains and it is more telling than a 429 (a 401 from a wrong key, a 500).
     let mut last_failure: Option<(usize, Response<ResponseBody>)> = None;
+    // The request deadline (from here: the body has been read) is enforced by each
+    // attempt's own timer, one timer per attempt instead of two: only attempts wait.
+    let deadline = tokio::time::Instant::now() + active.settings.request_timeout;
     loop {
         let next = match next_backend(shared, active, request, tried, last_failure.is_some()) {
             Step::Try(next) => next,
@@ -346,7 +339,16 @@ async fn route(
         tried.insert(next.index);
         let traceparent = span.as_mut().map(|s| s.attempt(&active.upstreams[next.index].name_header));
         let attempt_started = Instant::now();
-        let outcome = attempt(client, active, next.index, request, traceparent).await;
+        let outcome = match attempt(client, active, next.index, request, traceparent, deadline).await {
+            Err(AttemptError::Deadline) => {
+                shared.totals.deadline_exceeded.fetch_add(1, Relaxed);
+                let response = reply::deadline(active.settings.request_timeout.as_secs_f64());
+                let head = request.head(0);
+                exchange::answered_locally(shared.tracing.as_ref(), span.take(), head, &response, "deadline");
+                return response;
+            }
+            outcome => outcome,
+        };
         let latency = attempt_started.elapsed();
         if let Some(span) = span {
             match &outcome {
@@ -552,15 +554,20 @@ enum AttemptError {
     Connect(String),
     #[error("cannot authenticate to the backend: {0}")]
     Auth(String),
+    /// The request's deadline passed: the client gets a 504, the backend is not blamed.
+    #[error("the request deadline passed")]
+    Deadline,
 }
 
-/// Sends the buffered request to one backend and waits for its response head.
+/// Sends the buffered request to one backend and waits for its response head, within the
+/// response timeout and the request's `deadline`.
 async fn attempt(
     client: &UpstreamClient,
     active: &ActiveConfig,
     index: usize,
     request: &Buffered,
     traceparent: Option<HeaderValue>,
+    deadline: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, AttemptError> {
     let Buffered { parts, body, .. } = request;
     let upstream = &active.upstreams[index];
@@ -572,11 +579,18 @@ async fn attempt(
     if let Some(traceparent) = traceparent {
         request.headers_mut().insert(TRACEPARENT, traceparent);
     }
-    upstream.auth.apply(request.headers_mut()).await.map_err(AttemptError::Auth)?;
+    // A token refresh (rare) waits within the deadline; a cached token is ready at once
+    // and arms no timer.
+    match tokio::time::timeout_at(deadline, upstream.auth.apply(request.headers_mut())).await {
+        Ok(applied) => applied.map_err(AttemptError::Auth)?,
+        Err(_) => return Err(AttemptError::Deadline),
+    }
     let timeout = active.settings.response_timeout;
-    match tokio::time::timeout(timeout, client.send(upstream.scheme(), upstream.authority(), request)).await {
+    let ends = deadline.min(tokio::time::Instant::now() + timeout);
+    match tokio::time::timeout_at(ends, client.send(upstream.scheme(), upstream.authority(), request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(AttemptError::Connect(error_chain(&*e))),
+        Err(_) if ends == deadline => Err(AttemptError::Deadline),
         Err(_) => Err(AttemptError::Timeout(timeout)),
     }
 }
@@ -603,25 +617,26 @@ fn attempts_header(attempts: u32) -> HeaderValue {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 /// Removes the hop-by-hop headers, and those `Connection` names. Most messages carry none,
-/// or only `Connection: keep-alive`: one pass over the names finds out which are there,
-/// cheaper than looking each one up.
+/// or only `Connection: keep-alive`: one pass over the names (compared as the lower-case
+/// strings they are, which is cheaper than `HeaderName` equality) finds out which are
+/// there, cheaper than looking each one up.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = 0u16;
     for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name.as_str()) {
             present |= 1 << i;
         }
     }
@@ -649,7 +664,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     for (i, name) in HOP_BY_HOP.iter().enumerate() {
         if present & (1 << i) != 0 {
-            headers.remove(name);
+            headers.remove(*name);
         }
     }
 }
