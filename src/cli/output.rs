@@ -169,12 +169,16 @@ impl Printer {
                 .try_init();
             return log_writer::install();
         }
-        let _ = tracing_subscriber::fmt()
+        let ansi = io::IsTerminal::is_terminal(&io::stderr());
+        let installed = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(log_writer::Buffered)
-            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+            .with_ansi(ansi)
             .event_format(log_writer::AccessLineFormat::new(tracing_subscriber::fmt::format().with_target(false)))
             .try_init();
+        log_writer::write_access_lines_directly(
+            installed.is_ok() && !ansi && tracing::enabled!(target: "oai_lb::access", tracing::Level::INFO),
+        );
         log_writer::install()
     }
 

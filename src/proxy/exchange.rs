@@ -23,6 +23,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::body::ProxyBody;
 use super::metrics::BackendStats;
 use super::usage::{Scanner, SseFilter, Usage};
+use crate::log_writer::{self, AccessValue};
 use crate::telemetry::{RequestSpan, Tracing};
 
 /// One request's record, finished when its response body ends.
@@ -93,22 +94,44 @@ impl Exchange {
         }
         let duration = self.started.elapsed();
         let backend = self.backend.to_str().unwrap_or_default();
-        tracing::info!(
-            target: "oai_lb::access",
-            method = self.method.as_str(),
-            path = self.uri.path(),
-            deployment = &*self.deployment,
-            backend,
-            status = self.status,
-            attempts = self.attempts,
-            latency_ms = millis(self.head_latency),
-            duration_ms = millis(duration),
-            bytes = self.bytes,
-            prompt_tokens = usage.map(|u| u.prompt),
-            completion_tokens = usage.map(|u| u.completion),
-            trace_id = self.span.as_ref().map(RequestSpan::trace_id).as_ref().map(|t| t.as_str()),
-            "proxied"
+        let trace_id = self.span.as_ref().map(RequestSpan::trace_id);
+        let trace_id = trace_id.as_ref().map(|t| t.as_str());
+        use AccessValue::{Absent, Millis, Str, U64};
+        let written = log_writer::access_line(
+            "proxied",
+            &[
+                ("method", Str(self.method.as_str())),
+                ("path", Str(self.uri.path())),
+                ("deployment", Str(&self.deployment)),
+                ("backend", Str(backend)),
+                ("status", U64(self.status.into())),
+                ("attempts", U64(self.attempts.into())),
+                ("latency_ms", Millis(self.head_latency)),
+                ("duration_ms", Millis(duration)),
+                ("bytes", U64(self.bytes)),
+                ("prompt_tokens", usage.map_or(Absent, |u| U64(u.prompt))),
+                ("completion_tokens", usage.map_or(Absent, |u| U64(u.completion))),
+                ("trace_id", trace_id.map_or(Absent, Str)),
+            ],
         );
+        if !written {
+            tracing::info!(
+                target: "oai_lb::access",
+                method = self.method.as_str(),
+                path = self.uri.path(),
+                deployment = &*self.deployment,
+                backend,
+                status = self.status,
+                attempts = self.attempts,
+                latency_ms = millis(self.head_latency),
+                duration_ms = millis(duration),
+                bytes = self.bytes,
+                prompt_tokens = usage.map(|u| u.prompt),
+                completion_tokens = usage.map(|u| u.completion),
+                trace_id,
+                "proxied"
+            );
+        }
         if let Some(span) = self.span.take() {
             span.finish(self.status, self.bytes, usage);
         }

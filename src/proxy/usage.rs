@@ -37,6 +37,10 @@ enum Key {
 
 impl Key {
     fn of(name: &[u8]) -> Option<Key> {
+        // Most strings are not keys: their length says so without comparing bytes.
+        if !matches!(name.len(), 12 | 13 | 17) {
+            return None;
+        }
         match name {
             b"prompt_tokens" | b"input_tokens" => Some(Key::Prompt),
             b"completion_tokens" | b"output_tokens" => Some(Key::Completion),
@@ -99,17 +103,20 @@ impl Scanner {
                         continue;
                     }
                     match memchr::memchr2(b'"', b'\\', data) {
-                        Some(i) => {
+                        Some(i) if data[i] == b'\\' => {
                             self.remember(&data[..i]);
-                            if data[i] == b'\\' {
-                                self.state = State::InString { escaped: true };
+                            self.state = State::InString { escaped: true };
+                            data = &data[i + 1..];
+                        }
+                        Some(i) => {
+                            // A string that began in this frame is read in place, not copied.
+                            let key = if self.key_len == 0 {
+                                Key::of(&data[..i])
                             } else {
-                                let name = &self.key[..self.key_len.min(KEY_CAP)];
-                                self.state = match Key::of(name).filter(|_| self.key_len <= KEY_CAP) {
-                                    Some(key) => State::AfterKey(key),
-                                    None => State::Outside,
-                                };
-                            }
+                                self.remember(&data[..i]);
+                                (self.key_len <= KEY_CAP).then(|| Key::of(&self.key[..self.key_len])).flatten()
+                            };
+                            self.state = key.map_or(State::Outside, State::AfterKey);
                             data = &data[i + 1..];
                         }
                         None => {
