@@ -51,6 +51,47 @@ pub fn reset_from_headers(headers: &HeaderMap) -> Option<Duration> {
     RESET_HEADERS.iter().find_map(|name| header_str(headers, name).and_then(parse_reset))
 }
 
+/// The rate-limit headers of a successful answer, read in one pass over its header names:
+/// every answer is read, and six hashed lookups cost more than one pass comparing names.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateLimits {
+    pub remaining_requests: Option<u64>,
+    pub remaining_tokens: Option<u64>,
+    /// What [`reset_from_headers`] would return.
+    pub reset: Option<Duration>,
+}
+
+impl RateLimits {
+    pub fn read(headers: &HeaderMap) -> RateLimits {
+        // As `HeaderMap::get`: the first value of a name counts, usable or not.
+        let mut requests: Option<Option<u64>> = None;
+        let mut tokens: Option<Option<u64>> = None;
+        let mut resets: [Option<Option<Duration>>; 4] = [None; 4];
+        for (name, value) in headers {
+            let name = name.as_str();
+            if !name.starts_with("x-rate") {
+                continue;
+            }
+            let text = || value.to_str().ok();
+            let number = || text().and_then(|v| v.trim().parse().ok());
+            match name {
+                "x-ratelimit-remaining-requests" => _ = requests.get_or_insert_with(number),
+                "x-ratelimit-remaining-tokens" => _ = tokens.get_or_insert_with(number),
+                _ => {
+                    if let Some(i) = RESET_HEADERS.iter().position(|h| h.as_str() == name) {
+                        resets[i].get_or_insert_with(|| text().and_then(parse_reset));
+                    }
+                }
+            }
+        }
+        RateLimits {
+            remaining_requests: requests.flatten(),
+            remaining_tokens: tokens.flatten(),
+            reset: resets.into_iter().find_map(Option::flatten),
+        }
+    }
+}
+
 /// Proactive routing: the backend answered, but says it is (nearly) out of quota. Returns
 /// how long to leave it alone: until its reset, else `fallback`. `tokens_needed` is only
 /// called when the backend reports its remaining tokens (estimating means parsing the body).
@@ -60,10 +101,10 @@ pub fn nearly_out(
     tokens_needed: impl FnOnce() -> u64,
     fallback: Duration,
 ) -> Option<Duration> {
-    let remaining = |name: &HeaderName| header_u64(headers, name);
-    let out_of_requests = remaining(&REMAINING_REQUESTS).is_some_and(|r| r <= requests_floor);
-    let out_of_tokens = || remaining(&REMAINING_TOKENS).is_some_and(|r| r < tokens_needed());
-    (out_of_requests || out_of_tokens()).then(|| reset_from_headers(headers).unwrap_or(fallback))
+    let limits = RateLimits::read(headers);
+    let out_of_requests = limits.remaining_requests.is_some_and(|r| r <= requests_floor);
+    let out_of_tokens = || limits.remaining_tokens.is_some_and(|r| r < tokens_needed());
+    (out_of_requests || out_of_tokens()).then(|| limits.reset.unwrap_or(fallback))
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
@@ -229,6 +270,35 @@ mod tests {
         assert_eq!(parse_go_duration("s"), None);
         assert_eq!(parse_go_duration("5x"), None);
         assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn one_pass_reads_what_the_lookups_read() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("content-type", "application/json")],
+            &[("x-ratelimit-remaining-requests", "7"), ("x-ratelimit-remaining-tokens", "1200")],
+            &[("x-ratelimit-remaining-requests", "soon"), ("x-ratelimit-remaining-requests", "3")],
+            &[("x-ratelimit-reset-tokens", "6m0s"), ("x-ratelimit-reset-requests", "garbage")],
+            &[
+                ("x-rate-limit-reset-tokens", "2"),
+                ("x-rate-limit-reset-requests", "0"),
+                ("x-ratelimit-reset-tokens", "9"),
+            ],
+            &[("x-ratelimit-reset-requests", "1.5"), ("x-ratelimit-reset-requests", "4"), ("x-rate-limited", "1")],
+        ];
+        for case in cases {
+            let mut headers = HeaderMap::new();
+            for (name, value) in *case {
+                headers.append(HeaderName::from_static(name), value.parse().unwrap());
+            }
+            let looked_up = RateLimits {
+                remaining_requests: header_u64(&headers, &REMAINING_REQUESTS),
+                remaining_tokens: header_u64(&headers, &REMAINING_TOKENS),
+                reset: reset_from_headers(&headers),
+            };
+            assert_eq!(RateLimits::read(&headers), looked_up, "{case:?}");
+        }
     }
 
     #[test]

@@ -101,12 +101,12 @@ impl Policy {
         if !self.adaptive {
             return cooldown::nearly_out(headers, self.remaining_requests_floor, tokens_needed, self.fallback_cooldown);
         }
-        let remaining_requests = cooldown::header_u64(headers, &cooldown::REMAINING_REQUESTS);
-        let remaining_tokens = cooldown::header_u64(headers, &cooldown::REMAINING_TOKENS);
+        let limits = cooldown::RateLimits::read(headers);
+        let (remaining_requests, remaining_tokens) = (limits.remaining_requests, limits.remaining_tokens);
         let tokens = remaining_tokens.map_or(0, |_| tokens_needed());
         let report = Report { remaining_requests, remaining_tokens, tokens };
         let need = Need { requests_floor: self.remaining_requests_floor, tokens };
-        refills.on_success(deployment, now, report, need, cooldown::reset_from_headers(headers))
+        refills.on_success(deployment, now, report, need, limits.reset)
     }
 
     /// Proactive routing learns from a 429 too: its `retry-after-ms` (exact, unlike the
