@@ -60,7 +60,8 @@ fn main() {
     }
     for nginx_workers in [1, workers] {
         if let Some((proxy, addr)) = start_nginx(dir.path(), backend, nginx_workers, streams.max(idle)) {
-            let pids = with_children(proxy.0.id());
+            std::thread::sleep(Duration::from_millis(300)); // nginx starts its workers
+            let pids = common::with_children(proxy.0.id());
             let name = if nginx_workers == 1 { "nginx 1 worker" } else { "nginx N workers" };
             rows.push(measure(&rt, name, &pids, addr, streams, idle));
         } else {
@@ -402,21 +403,6 @@ fn listen_overflows() -> u64 {
 }
 
 /// `pid` and its direct children (nginx's workers).
-fn with_children(pid: u32) -> Vec<u32> {
-    std::thread::sleep(Duration::from_millis(300));
-    let mut pids = vec![pid];
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // pid (comm) state ppid …
-        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            pids.push(child);
-        }
-    }
-    pids
-}
-
 /// A `/proc/PID/status` field in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -16,7 +16,9 @@
 //! of its rounds, so no path owes its figure to its place in the order or to one lucky run
 //! on a busy machine (the rounds are printed too). The load generator is wrk (one thread)
 //! when it is on PATH, else a built-in hyper client. Prints a table and the ratios against
-//! direct and nginx.
+//! direct and nginx, and what each proxy spends per request in CPU time (user and system,
+//! all its threads or worker processes, read from `/proc` around the throughput phase):
+//! unlike requests/s on a shared box, that does not depend on who else got the cores.
 //!
 //! Run: `cargo bench --bench proxy` (env: BENCH_SECS=5, BENCH_CONNECTIONS=32,
 //! BENCH_ROUNDS=3, BENCH_LOAD=builtin to skip wrk). About (0.5 + 2 × BENCH_SECS) s per path
@@ -48,6 +50,8 @@ const PATH: &str = "/openai/deployments/gpt-4o/chat/completions?api-version=2024
 struct Measured {
     name: &'static str,
     rps: f64,
+    /// CPU time of the proxy per request in the throughput phase, µs (user, system).
+    cpu_us: Option<(f64, f64)>,
     p50_us: f64,
     p99_us: f64,
     errors: u64,
@@ -118,17 +122,19 @@ fn main() {
     // The same balancer with cooldowns shared through Redis: the hot path must not notice.
     let shared = start_shared_state_replica(dir.path(), backend);
 
-    let mut targets: Vec<(&'static str, SocketAddr)> = vec![("direct", backend), ("oai-lb", lb_addr)];
-    if let Some((_, addr)) = &nginx_1 {
-        targets.push(("nginx 1 worker", *addr));
+    // Each path and the processes whose CPU time is the proxy's (none for direct).
+    let mut targets: Vec<(&'static str, SocketAddr, Vec<u32>)> =
+        vec![("direct", backend, vec![]), ("oai-lb", lb_addr, vec![oai_lb.0.id()])];
+    if let Some((nginx, addr)) = &nginx_1 {
+        targets.push(("nginx 1 worker", *addr, common::with_children(nginx.0.id())));
     }
-    if let Some((_, addr)) = &nginx_n {
-        targets.push(("nginx N workers", *addr));
+    if let Some((nginx, addr)) = &nginx_n {
+        targets.push(("nginx N workers", *addr, common::with_children(nginx.0.id())));
     }
-    if let Some((_, _, addr)) = &shared {
-        targets.push(("oai-lb+redis", *addr));
+    if let Some((lb, _, addr)) = &shared {
+        targets.push(("oai-lb+redis", *addr, vec![lb.0.id()]));
     }
-    targets.push(("oai-lb+otlp", traced_addr));
+    targets.push(("oai-lb+otlp", traced_addr, vec![traced.0.id()]));
     println!(
         "backend {} on {backend}; load: {}; {secs} s per phase; {connections} connections for throughput; oai-lb and nginx N: {workers} workers",
         if nginx_backend.is_some() { "nginx" } else { "built-in" },
@@ -139,14 +145,19 @@ fn main() {
     for round in 0..rounds {
         for turn in 0..targets.len() {
             let i = (turn + round) % targets.len();
-            let (name, addr) = targets[i];
+            let (name, addr, ref pids) = targets[i];
             // Warm up connections and caches.
             load.run(&load_rt, addr, 8, Duration::from_millis(500));
             let latency = load.run(&load_rt, addr, 1, Duration::from_secs(secs));
+            let (user_before, system_before) = common::cpu_seconds(pids);
             let throughput = load.run(&load_rt, addr, connections, Duration::from_secs(secs));
+            let (user_after, system_after) = common::cpu_seconds(pids);
+            let per_request = |seconds: f64| seconds * 1e6 / throughput.requests.max(1) as f64;
             rounds_of[i].push(Measured {
                 name,
                 rps: throughput.rps,
+                cpu_us: (!pids.is_empty())
+                    .then(|| (per_request(user_after - user_before), per_request(system_after - system_before))),
                 p50_us: latency.p50_us,
                 p99_us: latency.p99_us,
                 errors: latency.errors + throughput.errors,
@@ -170,11 +181,12 @@ fn main() {
     drop(nginx_backend);
 
     println!(
-        "\nmedian of {rounds} round(s):\n{:<16} {:>12} {:>12} {:>12} {:>8}",
-        "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors"
+        "\nmedian of {rounds} round(s):\n{:<16} {:>12} {:>12} {:>12} {:>8} {:>28}",
+        "path", "requests/s", "p50 (µs)", "p99 (µs)", "errors", "proxy CPU µs/req (user+sys)"
     );
     for m in &results {
-        println!("{:<16} {:>12.0} {:>12.1} {:>12.1} {:>8}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
+        let cpu = m.cpu_us.map_or("-".to_string(), |(u, s)| format!("{:.1} ({u:.1}+{s:.1})", u + s));
+        println!("{:<16} {:>12.0} {:>12.1} {:>12.1} {:>8} {cpu:>28}", m.name, m.rps, m.p50_us, m.p99_us, m.errors);
     }
     let direct = &results[0];
     let lb = &results[1];
@@ -195,6 +207,15 @@ fn main() {
             lb.rps / nginx.rps,
             lb.p50_us - nginx.p50_us
         );
+        if let (Some((lu, ls)), Some((nu, ns))) = (lb.cpu_us, nginx.cpu_us) {
+            println!(
+                "{:<26} CPU per request x{:.2} (user x{:.2}, system x{:.2})",
+                "",
+                (lu + ls) / (nu + ns),
+                lu / nu.max(1e-9),
+                ls / ns.max(1e-9)
+            );
+        }
     }
     println!("oai-lb added p50 over direct: {:+.1} µs (target <= 60)", lb.p50_us - direct.p50_us);
     if let Some(redis) = results.iter().find(|m| m.name == "oai-lb+redis") {
@@ -225,9 +246,14 @@ fn median(runs: &[Measured]) -> Measured {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
+    let cpu = runs
+        .iter()
+        .all(|m| m.cpu_us.is_some())
+        .then(|| (mid(|m| m.cpu_us.map_or(0.0, |c| c.0)), mid(|m| m.cpu_us.map_or(0.0, |c| c.1))));
     Measured {
         name: runs[0].name,
         rps: mid(|m| m.rps),
+        cpu_us: cpu,
         p50_us: mid(|m| m.p50_us),
         p99_us: mid(|m| m.p99_us),
         errors: runs.iter().map(|m| m.errors).sum(),
@@ -300,7 +326,8 @@ fn run_wrk(script: &std::path::Path, addr: SocketAddr, connections: usize, durat
     let socket = field("Socket errors:")
         .map(|f| f.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()).sum::<u64>())
         .unwrap_or(0);
-    LoadResult { rps, p50_us: micros("50%"), p99_us: micros("99%"), errors: non_2xx + socket }
+    let requests = text.lines().find_map(|l| l.trim().split_once(" requests in")?.0.parse().ok()).unwrap_or(0);
+    LoadResult { rps, requests, p50_us: micros("50%"), p99_us: micros("99%"), errors: non_2xx + socket }
 }
 
 /// wrk's `62.00us`, `1.23ms`, `1.00s` in µs.
@@ -319,6 +346,7 @@ fn wrk_duration_us(text: &str) -> Option<f64> {
 
 struct LoadResult {
     rps: f64,
+    requests: u64,
     p50_us: f64,
     p99_us: f64,
     errors: u64,
@@ -367,7 +395,13 @@ async fn run_load(addr: SocketAddr, connections: usize, duration: Duration) -> L
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1e3
     };
-    LoadResult { rps: all.len() as f64 / elapsed, p50_us: pct(0.50), p99_us: pct(0.99), errors }
+    LoadResult {
+        rps: all.len() as f64 / elapsed,
+        requests: all.len() as u64,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+    }
 }
 
 async fn start_backend() -> SocketAddr {
