@@ -134,8 +134,13 @@ impl Pool {
                     return Ok(response.map(|body| ResponseBody { body, lease: None }));
                 }
                 // Boxed: connecting is rare, and its state would otherwise make every
-                // request's future (moved by value on each call) several times larger.
-                Checkout::New => return Box::pin(self.send_on_new(index, host, scheme, authority, request)).await,
+                // request's future (moved by value on each call) several times larger. Plain
+                // and TLS apart: a TLS stream (~1 KiB, held in several of the states) and
+                // HTTP/2's handshake would make connecting to an http:// backend as large.
+                Checkout::New if https => {
+                    return Box::pin(self.send_on_new_tls(index, host, scheme, authority, request)).await;
+                }
+                Checkout::New => return Box::pin(self.send_on_new_plain(index, host, authority, request)).await,
             };
             if sender.ready().await.is_err() {
                 continue; // closed while idle
@@ -151,8 +156,8 @@ impl Pool {
         }
     }
 
-    /// Opens a connection (HTTP/2 when TLS negotiates it) and sends `request` on it.
-    async fn send_on_new(
+    /// Opens a TLS connection (HTTP/2 when negotiated) and sends `request` on it.
+    async fn send_on_new_tls(
         &self,
         index: usize,
         host: HeaderValue,
@@ -161,29 +166,49 @@ impl Pool {
         mut request: Request<RequestBody>,
     ) -> Result<Response<ResponseBody>, BoxError> {
         let target = absolute(scheme, authority, &Uri::from_static("/"))?;
-        let mut sender = if *scheme == Scheme::HTTPS {
-            let mut connector = self.inner.connector.clone();
-            std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-            let io = connector.call(target).await?;
-            if io.connected().is_negotiated_h2() {
-                let (mut sender, connection) = self.inner.http2.handshake(io).await?;
-                tokio::spawn(connection.map(|ended| {
-                    if let Err(e) = ended {
-                        tracing::debug!(error = %e, "backend connection (HTTP/2) ended with an error");
-                    }
-                }));
-                self.lock()[index].shared = Some(sender.clone());
-                *request.uri_mut() = absolute(scheme, authority, request.uri())?;
-                let response = sender.send_request(request).await?;
-                return Ok(response.map(|body| ResponseBody { body, lease: None }));
-            }
-            self.handshake_http1(io).await?
-        } else {
-            let mut connector = self.inner.plain.clone();
-            std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-            let io = connector.call(target).await?;
-            self.handshake_http1(io).await?
-        };
+        let mut connector = self.inner.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+        let io = connector.call(target).await?;
+        if io.connected().is_negotiated_h2() {
+            let (mut sender, connection) = self.inner.http2.handshake(io).await?;
+            tokio::spawn(connection.map(|ended| {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "backend connection (HTTP/2) ended with an error");
+                }
+            }));
+            self.lock()[index].shared = Some(sender.clone());
+            *request.uri_mut() = absolute(scheme, authority, request.uri())?;
+            let response = sender.send_request(request).await?;
+            return Ok(response.map(|body| ResponseBody { body, lease: None }));
+        }
+        let sender = self.handshake_http1(io).await?;
+        self.send_first(index, host, sender, request).await
+    }
+
+    /// Opens a plain TCP connection and sends `request` on it.
+    async fn send_on_new_plain(
+        &self,
+        index: usize,
+        host: HeaderValue,
+        authority: &Authority,
+        request: Request<RequestBody>,
+    ) -> Result<Response<ResponseBody>, BoxError> {
+        let target = absolute(&Scheme::HTTP, authority, &Uri::from_static("/"))?;
+        let mut connector = self.inner.plain.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+        let io = connector.call(target).await?;
+        let sender = self.handshake_http1(io).await?;
+        self.send_first(index, host, sender, request).await
+    }
+
+    /// Sends the first request of a new HTTP/1 connection.
+    async fn send_first(
+        &self,
+        index: usize,
+        host: HeaderValue,
+        mut sender: http1::SendRequest<RequestBody>,
+        mut request: Request<RequestBody>,
+    ) -> Result<Response<ResponseBody>, BoxError> {
         request.headers_mut().entry(HOST).or_insert(host);
         let response = sender.send_request(request).await?;
         Ok(self.leased(index, sender, response))
