@@ -14,7 +14,8 @@
 //!
 //! RLIMIT_NOFILE is raised to its hard limit (children inherit it).
 //!
-//! Run: `cargo bench --bench memory` (env: BENCH_STREAMS=1000, BENCH_IDLE=10000).
+//! Run: `cargo bench --bench memory` (env: BENCH_STREAMS=1000, BENCH_IDLE=10000;
+//! BENCH_NGINX=0 leaves nginx out).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -58,7 +59,9 @@ fn main() {
         let (proxy, addr) = start_oai_lb(dir.path(), backend);
         rows.push(measure(&rt, "oai-lb", &[proxy.0.id()], addr, streams, idle));
     }
-    for nginx_workers in [1, workers] {
+    // BENCH_NGINX=0: oai-lb alone (quicker, while iterating).
+    let nginx_workers = if env("BENCH_NGINX", 1) == 0 { vec![] } else { vec![1, workers] };
+    for nginx_workers in nginx_workers {
         if let Some((proxy, addr)) = start_nginx(dir.path(), backend, nginx_workers, streams.max(idle)) {
             std::thread::sleep(Duration::from_millis(300)); // nginx starts its workers
             let pids = common::with_children(proxy.0.id());
@@ -119,6 +122,8 @@ fn measure(
     streams: usize,
     idle: usize,
 ) -> Row {
+    // What the proxy holds before any request: the streams' cost is the peak over this.
+    let at_rest_kib: u64 = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
     let overflows_before = listen_overflows();
     let outcome = rt.block_on(run_streams(addr, streams));
     let overflows = listen_overflows().saturating_sub(overflows_before);
@@ -145,8 +150,10 @@ fn measure(
     let idle_kib: u64 = pids.iter().map(|&p| status_kib(p, "VmRSS")).sum();
     let idle_peak_kib = pids.iter().map(|&p| status_kib(p, "VmHWM")).sum();
     println!(
-        "{name}: {sse_whole}/{streams} streams whole and on time, SSE peak {:.1} MiB, RSS after the streams {:.1} MiB; {} idle connections open (in {:.1} s), RSS {:.1} MiB ({:.2} KiB per connection over the RSS after the streams)",
+        "{name}: {sse_whole}/{streams} streams whole and on time, RSS at rest {:.1} MiB, SSE peak {:.1} MiB ({:.1} KiB per stream over the RSS at rest), RSS after the streams {:.1} MiB; {} idle connections open (in {:.1} s), RSS {:.1} MiB ({:.2} KiB per connection over the RSS after the streams)",
+        mib(at_rest_kib),
         mib(sse_peak_kib),
+        sse_peak_kib.saturating_sub(at_rest_kib) as f64 / streams.max(1) as f64,
         mib(after_streams_kib),
         connections.len(),
         opened_in.as_secs_f64(),

@@ -132,3 +132,22 @@ async fn a_drain_closes_idle_keep_alive_connections_parked_or_not() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_request_whose_first_bytes_arrive_one_by_one_is_answered() {
+    // The balancer peeks at a connection's first bytes to tell HTTP/2 from HTTP/1; a start
+    // that could still be the HTTP/2 preface ("P", "PO") makes it read and wait for more.
+    let (backend, lb) = balancer().await;
+    let mut stream = TcpStream::connect(lb.addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let request = request("");
+    for byte in &request.as_bytes()[..3] {
+        stream.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stream.write_all(&request.as_bytes()[3..]).await.unwrap();
+    assert_eq!(read_answers(&mut stream, 1).await, (1, false));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_answers(&mut stream, 1).await, (1, false), "the connection stays usable");
+    assert_eq!(backend.count(), 2);
+}

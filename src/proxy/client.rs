@@ -131,10 +131,24 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
     }
 }
 
-/// Reads until the first bytes differ from the HTTP/2 preface (HTTP/1) or match it whole;
-/// returns them to be read again.
+/// Tells HTTP/2 (the prior-knowledge preface) from HTTP/1 by peeking at the first bytes:
+/// they stay in the socket for hyper to read. (Read and handed back, a few bytes sat in
+/// hyper's 8 KiB read buffer when it read the request after them, and the buffer grew to
+/// 16 KiB for every connection.) Only a client that sends part of the preface and waits
+/// makes it read what it peeked; those bytes are returned to be read again.
 async fn read_preface(stream: &mut TcpStream) -> std::io::Result<(bool, Bytes)> {
     let mut buf = [0u8; H2_PREFACE.len()];
+    let n = stream.peek(&mut buf).await?;
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    if buf[..n] != H2_PREFACE[..n] {
+        return Ok((false, Bytes::new()));
+    }
+    if n == H2_PREFACE.len() {
+        return Ok((true, Bytes::new()));
+    }
+    // Peeking again would return the same bytes at once: read them, and wait for the rest.
     let mut len = 0;
     loop {
         let n = stream.read(&mut buf[len..]).await?;
@@ -190,8 +204,12 @@ fn service(
         let keep_alive = version == Version::HTTP_11 && !asks_close(request.headers());
         let bodiless = http_body::Body::is_end_stream(request.body());
         let worker = Arc::clone(&worker);
+        // Boxed: hyper keeps a slot the size of this service's future for the connection's
+        // whole life (allocated once, emptied but not freed after the response head). With
+        // the ~4 KiB of forwarding inside, a streaming answer would hold them until its end.
+        let handle = Box::pin(forward::handle(Arc::clone(&worker), request));
         async move {
-            let Ok(mut response) = forward::handle(Arc::clone(&worker), request).await;
+            let Ok(mut response) = handle.await;
             // A local answer may have left the request body unread. Parking costs a new
             // hyper connection per request (~10 % more instructions): only worth it when
             // connections are many.

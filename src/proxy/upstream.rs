@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{HOST, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Request, Response};
@@ -52,7 +53,11 @@ pub struct Pool {
 }
 
 struct Inner {
+    /// `https://` backends: TLS, HTTP/2 when negotiated.
     connector: HttpsConnector<HttpConnector<crate::dns::Resolver>>,
+    /// `http://` backends: the same TCP connector, whose plain socket makes each
+    /// connection's task ~1 KiB smaller than inside the TLS connector's stream type.
+    plain: HttpConnector<crate::dns::Resolver>,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// One entry per backend address this worker has talked to (a handful; searched
@@ -92,11 +97,17 @@ impl Pool {
             Ok(builder) => builder,
             Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
         };
-        let connector = tls.https_or_http().enable_http1().enable_http2().wrap_connector(http);
+        let connector = tls.https_or_http().enable_http1().enable_http2().wrap_connector(http.clone());
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2.timer(TokioTimer::new());
         Pool {
-            inner: Arc::new(Inner { connector, http1: http1::Builder::new(), http2, backends: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                connector,
+                plain: http,
+                http1: http1::Builder::new(),
+                http2,
+                backends: Mutex::new(Vec::new()),
+            }),
         }
     }
 
@@ -123,8 +134,13 @@ impl Pool {
                     return Ok(response.map(|body| ResponseBody { body, lease: None }));
                 }
                 // Boxed: connecting is rare, and its state would otherwise make every
-                // request's future (moved by value on each call) several times larger.
-                Checkout::New => return Box::pin(self.send_on_new(index, host, scheme, authority, request)).await,
+                // request's future (moved by value on each call) several times larger. Plain
+                // and TLS apart: a TLS stream (~1 KiB, held in several of the states) and
+                // HTTP/2's handshake would make connecting to an http:// backend as large.
+                Checkout::New if https => {
+                    return Box::pin(self.send_on_new_tls(index, host, scheme, authority, request)).await;
+                }
+                Checkout::New => return Box::pin(self.send_on_new_plain(index, host, authority, request)).await,
             };
             if sender.ready().await.is_err() {
                 continue; // closed while idle
@@ -140,8 +156,8 @@ impl Pool {
         }
     }
 
-    /// Opens a connection (HTTP/2 when TLS negotiates it) and sends `request` on it.
-    async fn send_on_new(
+    /// Opens a TLS connection (HTTP/2 when negotiated) and sends `request` on it.
+    async fn send_on_new_tls(
         &self,
         index: usize,
         host: HeaderValue,
@@ -155,25 +171,63 @@ impl Pool {
         let io = connector.call(target).await?;
         if io.connected().is_negotiated_h2() {
             let (mut sender, connection) = self.inner.http2.handshake(io).await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
+            tokio::spawn(connection.map(|ended| {
+                if let Err(e) = ended {
                     tracing::debug!(error = %e, "backend connection (HTTP/2) ended with an error");
                 }
-            });
+            }));
             self.lock()[index].shared = Some(sender.clone());
             *request.uri_mut() = absolute(scheme, authority, request.uri())?;
             let response = sender.send_request(request).await?;
             return Ok(response.map(|body| ResponseBody { body, lease: None }));
         }
-        let (mut sender, connection) = self.inner.http1.handshake(io).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "backend connection ended with an error");
-            }
-        });
+        let sender = self.handshake_http1(io).await?;
+        self.send_first(index, host, sender, request).await
+    }
+
+    /// Opens a plain TCP connection and sends `request` on it.
+    async fn send_on_new_plain(
+        &self,
+        index: usize,
+        host: HeaderValue,
+        authority: &Authority,
+        request: Request<RequestBody>,
+    ) -> Result<Response<ResponseBody>, BoxError> {
+        let target = absolute(&Scheme::HTTP, authority, &Uri::from_static("/"))?;
+        let mut connector = self.inner.plain.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+        let io = connector.call(target).await?;
+        let sender = self.handshake_http1(io).await?;
+        self.send_first(index, host, sender, request).await
+    }
+
+    /// Sends the first request of a new HTTP/1 connection.
+    async fn send_first(
+        &self,
+        index: usize,
+        host: HeaderValue,
+        mut sender: http1::SendRequest<RequestBody>,
+        mut request: Request<RequestBody>,
+    ) -> Result<Response<ResponseBody>, BoxError> {
         request.headers_mut().entry(HOST).or_insert(host);
         let response = sender.send_request(request).await?;
         Ok(self.leased(index, sender, response))
+    }
+
+    /// Starts an HTTP/1 connection on `io`, driven by its own task.
+    async fn handshake_http1<T>(&self, io: T) -> Result<http1::SendRequest<RequestBody>, BoxError>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, connection) = self.inner.http1.handshake(io).await?;
+        // `map`, not an `async` block: that would hold the connection twice (as captured and
+        // as awaited), doubling the task that lives as long as the connection.
+        tokio::spawn(connection.map(|ended| {
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "backend connection ended with an error");
+            }
+        }));
+        Ok(sender)
     }
 
     /// The backend's entry (added on first use), its `Host` value and a connection to use,
