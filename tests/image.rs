@@ -335,13 +335,18 @@ async fn the_image_holds_a_static_binary_and_certificates_only_and_serves_as_non
         body.extend_from_slice(&chunk);
     }
     assert!(String::from_utf8_lossy(&body).contains("data: [DONE]"), "the whole stream arrived");
+    let log_path = log.clone();
     let exited = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = serve.0.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "oai-lb did not exit after draining");
+            assert!(
+                Instant::now() < deadline,
+                "oai-lb did not exit after draining: {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     })

@@ -78,7 +78,12 @@ pub(super) async fn serve(stream: TcpStream, worker: Arc<Worker>, stop: watch::R
 }
 
 async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activity>, stop: watch::Receiver<bool>) {
-    let Ok((http2, first_bytes)) = read_preface(&mut stream).await else { return };
+    // Until its first bytes, a connection holds nothing a drain must wait for (HTTP client
+    // pools open connections ahead of need): parked, it is closed at once.
+    activity.set_parked(true);
+    let preface = read_preface(&mut stream).await;
+    activity.set_parked(false);
+    let Ok((http2, first_bytes)) = preface else { return };
     let mut io = Watched::new(stream, Arc::clone(activity), first_bytes);
     if http2 {
         return serve_http2(io, worker, activity, stop).await;
@@ -131,24 +136,10 @@ async fn run(mut stream: TcpStream, worker: &Arc<Worker>, activity: &Arc<Activit
     }
 }
 
-/// Tells HTTP/2 (the prior-knowledge preface) from HTTP/1 by peeking at the first bytes:
-/// they stay in the socket for hyper to read. (Read and handed back, a few bytes sat in
-/// hyper's 8 KiB read buffer when it read the request after them, and the buffer grew to
-/// 16 KiB for every connection.) Only a client that sends part of the preface and waits
-/// makes it read what it peeked; those bytes are returned to be read again.
+/// Reads until the first bytes differ from the HTTP/2 preface (HTTP/1) or match it whole;
+/// returns them to be read again.
 async fn read_preface(stream: &mut TcpStream) -> std::io::Result<(bool, Bytes)> {
     let mut buf = [0u8; H2_PREFACE.len()];
-    let n = stream.peek(&mut buf).await?;
-    if n == 0 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    if buf[..n] != H2_PREFACE[..n] {
-        return Ok((false, Bytes::new()));
-    }
-    if n == H2_PREFACE.len() {
-        return Ok((true, Bytes::new()));
-    }
-    // Peeking again would return the same bytes at once: read them, and wait for the rest.
     let mut len = 0;
     loop {
         let n = stream.read(&mut buf[len..]).await?;
