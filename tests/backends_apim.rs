@@ -150,22 +150,7 @@ fn commands_on_apim_need_the_azure_sections() {
     assert!(env.fake.requests().is_empty());
 }
 
-const TWO: &str = concat!(
-    azure_apim!(),
-    r#"
-[[backends]]
-name = "east"
-url = "https://east.openai.azure.com"
-priority = 1
-auth = "entra"
-
-[[backends]]
-name = "west"
-url = "https://west.openai.azure.com"
-priority = 2
-auth = "entra"
-"#
-);
+const TWO: &str = apim::TWO_ENTRA_BACKENDS;
 
 #[test]
 fn a_status_row_shows_drift_when_what_apim_serves_for_it_differs() {

@@ -11,22 +11,7 @@ use std::time::{Duration, Instant};
 use apim::{Env, stderr, stdout};
 use fake_arm::Options;
 
-const CONFIG: &str = concat!(
-    azure_apim!(),
-    r#"
-[[backends]]
-name = "east"
-url = "https://east.openai.azure.com"
-priority = 1
-auth = "entra"
-
-[[backends]]
-name = "west"
-url = "https://west.openai.azure.com"
-priority = 2
-auth = "entra"
-"#
-);
+const CONFIG: &str = apim::TWO_ENTRA_BACKENDS;
 
 /// An `Env` whose ARM endpoint refuses connections (nothing listens on the port), with the
 /// default retry timing (no `OAI_LB_ARM_RETRY_BASE_MS`): what a user meets.

@@ -294,14 +294,19 @@ fn what_if_lists_the_new_resources_and_writes_nothing() {
     assert_no_secret_in(&env, &[&json.to_string()]);
 }
 
+/// The FQDN ARM gave the deployed Container App's ingress.
+fn deployed_fqdn(env: &Env) -> String {
+    env.fake.resource(&app_id()).unwrap()["properties"]["configuration"]["ingress"]["fqdn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn status_shows_the_url_and_the_running_replicas() {
     let env = Env::new(&config(""));
     cmd(&env, &["deploy", "--yes"]).assert().success();
-    let fqdn = env.fake.resource(&app_id()).unwrap()["properties"]["configuration"]["ingress"]["fqdn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fqdn = deployed_fqdn(&env);
     let table = stdout(cmd(&env, &["status"]).assert().success());
     assert!(table.contains(&format!("https://{fqdn}")), "{table}");
     assert!(table.contains("2 replica(s) running, scales 2-7"), "{table}");
@@ -328,10 +333,7 @@ fn status_shows_the_url_and_the_running_replicas() {
 fn probe_targets_the_deployed_app_without_printing_the_key() {
     let env = Env::new(&config(""));
     cmd(&env, &["deploy", "--yes"]).assert().success();
-    let fqdn = env.fake.resource(&app_id()).unwrap()["properties"]["configuration"]["ingress"]["fqdn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fqdn = deployed_fqdn(&env);
     // The fake's FQDN does not resolve: the probe reaches ARM, finds the app and reports
     // that nothing answered at its URL, which is a failure (exit 1).
     let run =

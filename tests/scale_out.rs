@@ -221,6 +221,17 @@ async fn drive(
     (outcomes, arrivals_ms)
 }
 
+/// One chat completion for `deployment` through HAProxy.
+async fn post_chat(client: &reqwest::Client, haproxy: &Haproxy, deployment: &str) -> reqwest::Response {
+    client
+        .post(haproxy.url(&chat(deployment)))
+        .header("content-type", "application/json")
+        .body(BODY)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Fills priority 1's quota for `deployment` straight at the simulator (50 requests at a
 /// time), until it answers 429 with at least `min_left` before the window ends, so the
 /// cooldown outlasts what the test checks.
@@ -338,13 +349,7 @@ async fn three_replicas_behind_haproxy_share_cooldowns_and_survive_losing_one() 
     //    spent (by someone else), one request finds out, and nobody asks again.
     exhaust(&client, &ptu, "gpt-4o-mini", Duration::from_secs(4)).await;
     let before = ptu.stats().requests;
-    let first = client
-        .post(haproxy.url(&chat("gpt-4o-mini")))
-        .header("content-type", "application/json")
-        .body(BODY)
-        .send()
-        .await
-        .unwrap();
+    let first = post_chat(&client, &haproxy, "gpt-4o-mini").await;
     assert_eq!(first.status(), 200, "the 429 is absorbed");
     assert_eq!(first.headers()["x-oai-lb-attempts"], "2", "priority 1 answered 429, priority 2 served");
     let learned_from = first.headers()["x-replica"].to_str().unwrap().to_string();
@@ -356,13 +361,7 @@ async fn three_replicas_behind_haproxy_share_cooldowns_and_survive_losing_one() 
         }
     }
     for _ in 0..9 {
-        let r = client
-            .post(haproxy.url(&chat("gpt-4o-mini")))
-            .header("content-type", "application/json")
-            .body(BODY)
-            .send()
-            .await
-            .unwrap();
+        let r = post_chat(&client, &haproxy, "gpt-4o-mini").await;
         assert_eq!((r.status().as_u16(), r.headers()["x-oai-lb-attempts"].to_str().unwrap()), (200, "1"));
     }
     assert_eq!(ptu.stats().requests - before, 1, "only the first request reached priority 1");
@@ -406,13 +405,7 @@ async fn three_replicas_behind_haproxy_share_cooldowns_and_survive_losing_one() 
     // 4. While r2 is away another cooldown starts; restarted, r2 loads it from Redis.
     exhaust(&client, &ptu, "gpt-4o-nano", Duration::from_secs(4)).await;
     let before = ptu.stats().requests;
-    let r = client
-        .post(haproxy.url(&chat("gpt-4o-nano")))
-        .header("content-type", "application/json")
-        .body(BODY)
-        .send()
-        .await
-        .unwrap();
+    let r = post_chat(&client, &haproxy, "gpt-4o-nano").await;
     assert_eq!((r.status().as_u16(), r.headers()["x-oai-lb-attempts"].to_str().unwrap()), (200, "2"));
     replicas[1].spawn(&config);
     replicas[1].wait_ready().await;
@@ -421,13 +414,7 @@ async fn three_replicas_behind_haproxy_share_cooldowns_and_survive_losing_one() 
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut served_by_r2 = 0;
     while served_by_r2 < 3 {
-        let r = client
-            .post(haproxy.url(&chat("gpt-4o-nano")))
-            .header("content-type", "application/json")
-            .body(BODY)
-            .send()
-            .await
-            .unwrap();
+        let r = post_chat(&client, &haproxy, "gpt-4o-nano").await;
         assert_eq!(r.status(), 200);
         if r.headers()["x-replica"] == "r2" {
             let backend = r.headers()["x-oai-lb-backend"].to_str().unwrap();

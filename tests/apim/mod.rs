@@ -26,6 +26,24 @@ publisher_name = "Contoso"
     };
 }
 
+/// A config with two Entra backends, priority 1 (`east`) and priority 2 (`west`).
+pub const TWO_ENTRA_BACKENDS: &str = concat!(
+    azure_apim!(),
+    r#"
+[[backends]]
+name = "east"
+url = "https://east.openai.azure.com"
+priority = 1
+auth = "entra"
+
+[[backends]]
+name = "west"
+url = "https://west.openai.azure.com"
+priority = 2
+auth = "entra"
+"#
+);
+
 /// The APIM service id of the configs below.
 pub const APIM: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-oai-lb/providers/Microsoft.ApiManagement/service/apim-oai-lb";
 
