@@ -41,9 +41,9 @@ pub fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
     [RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS].iter().find_map(|name| header_str(headers, name).and_then(parse_millis))
 }
 
-/// A header holding a whole number, such as `x-ratelimit-remaining-requests`.
-pub fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
-    header_str(headers, name).and_then(|v| v.trim().parse().ok())
+/// A header value holding a whole number, such as `x-ratelimit-remaining-requests`'s.
+fn whole_number(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
 }
 
 /// The first usable `x-ratelimit-reset-*` value.
@@ -73,7 +73,7 @@ impl RateLimits {
                 continue;
             }
             let text = || value.to_str().ok();
-            let number = || text().and_then(|v| v.trim().parse().ok());
+            let number = || text().and_then(whole_number);
             match name {
                 "x-ratelimit-remaining-requests" => _ = requests.get_or_insert_with(number),
                 "x-ratelimit-remaining-tokens" => _ = tokens.get_or_insert_with(number),
@@ -270,6 +270,11 @@ mod tests {
         assert_eq!(parse_go_duration("s"), None);
         assert_eq!(parse_go_duration("5x"), None);
         assert_eq!(parse_go_duration(""), None);
+    }
+
+    /// What one lookup per name reads: the reference the one-pass reader is held to.
+    fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+        header_str(headers, name).and_then(whole_number)
     }
 
     #[test]

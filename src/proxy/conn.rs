@@ -122,16 +122,16 @@ impl Activity {
 
     /// When the connection should be closed as things stand, as an offset from `opened`;
     /// `None` while a request is in flight.
-    fn due(&self, first_request: Duration, idle: Duration) -> Option<Duration> {
+    fn due(&self, header_timeout: Duration, idle: Duration) -> Option<Duration> {
         if self.requests.load(Relaxed) == 0 {
-            return Some(first_request);
+            return Some(header_timeout);
         }
         if self.in_flight.load(Relaxed) > 0 {
             return None;
         }
         let idle_due = Duration::from_millis(self.last_io_ms.load(Relaxed)) + idle;
         if self.heads_due.load(Relaxed) {
-            let head_due = Duration::from_millis(self.idle_since_ms.load(Relaxed)) + first_request;
+            let head_due = Duration::from_millis(self.idle_since_ms.load(Relaxed)) + header_timeout;
             return Some(idle_due.min(head_due));
         }
         Some(idle_due)
